@@ -1,0 +1,1 @@
+"""Engine.IO v4: the transport layer under Socket.IO. Knows nothing of Socket.IO."""

@@ -1,0 +1,287 @@
+"""The Engine.IO transports as Channels consumers: long-polling and websocket.
+
+[edge] Thin: ASGI messages in, packets to the engine, packets back out.
+
+Both consumers own their receive loop instead of using Channels' dispatch:
+`AsyncConsumer.dispatch()` hops to a worker thread (``aclose_old_connections``)
+before every message and every instance creates a channel-layer channel, which
+costs more per websocket frame than the whole rest of the stack. Database
+cleanup happens where sync code touches the database (sync handlers), not here.
+The polling consumer must also see ``http.disconnect`` while a GET waits for
+packets, which a handler running inside ``http.request`` dispatch cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+
+from ..conf import Settings, get_settings
+from ..exceptions import EngineIOError, ErrorCode, PacketError
+from ..origins import cors_headers, origin_allowed
+from .engine import Connection, Engine
+from .handshake import parse_query, parse_request
+from .packets import Packet, decode, decode_payload, encode, encode_payload
+from .session import POLLING, WEBSOCKET, Reason
+
+Send = Callable[[dict[str, Any]], Any]
+Receive = Callable[[], Any]
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class EngineIOConsumer(AsyncConsumer):
+    """Shared set-up: which engine, which settings. Pass them to ``as_asgi()``."""
+
+    engine: Engine | Callable[[], Engine] | None = None
+    settings: Settings | None = None
+
+    def __init__(
+        self, engine: Engine | Callable[[], Engine] | None = None, settings: Settings | None = None
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def get_engine(self) -> Engine:
+        engine = self.engine
+        if engine is None:
+            from ..socketio.server import io  # the default: the Socket.IO server's engine
+
+            return io.engine
+        return engine if isinstance(engine, Engine) else engine()
+
+    def get_settings(self) -> Settings:
+        return self.settings or get_settings()
+
+
+class PollingConsumer(EngineIOConsumer):
+    """HTTP long-polling: GET waits for packets, POST delivers them."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError("PollingConsumer serves HTTP only")
+        settings = self.get_settings()
+        origin = _header(scope, b"origin")
+        cors = cors_headers(origin, settings)
+        try:
+            if not origin_allowed(origin, _header(scope, b"host"), settings):
+                raise EngineIOError(ErrorCode.FORBIDDEN)
+            if scope["method"] == "OPTIONS" and cors:
+                await self._preflight(scope, send, cors)
+                return
+            await self._handle(scope, receive, send, settings, cors)
+        except EngineIOError as exc:
+            await _respond(send, exc.status, exc.body(), b"application/json", cors)
+        except _Disconnected:
+            pass
+
+    async def _handle(self, scope, receive, send, settings: Settings, cors) -> None:
+        engine = self.get_engine()
+        method = scope["method"]
+        request = parse_request(
+            method, parse_query(scope["query_string"]), False, settings.engine.transports
+        )
+        if request.sid is None:
+            conn = await engine.open(POLLING, scope)
+            extra = list(cors)
+            if settings.cookie is not None:
+                extra.append((b"set-cookie", settings.cookie.header(conn.sid)))
+            packets = engine.begin_poll(conn)
+            assert isinstance(packets, list)
+            await _respond(
+                send, 200, encode_payload(packets).encode(), b"text/plain; charset=UTF-8", extra
+            )
+            return
+        conn = engine.lookup(request.sid, POLLING)
+        if method == "POST":
+            await self._post(scope, conn, engine, receive, send, settings, cors)
+        else:
+            await self._poll(conn, engine, receive, send, cors)
+
+    async def _post(
+        self, scope, conn: Connection, engine: Engine, receive, send, settings, cors
+    ) -> None:
+        body = await _read_body(receive, scope, settings.engine.max_payload)
+        if body is None:
+            await engine.fail(conn, Reason.TRANSPORT_ERROR)
+            await _respond(
+                send, 413, b'{"code":3,"message":"Payload too large"}', b"application/json", cors
+            )
+            return
+        try:
+            packets = decode_payload(body.decode("utf-8"))
+        except (PacketError, UnicodeDecodeError):
+            await engine.fail(conn, Reason.PARSE_ERROR)
+            raise EngineIOError(ErrorCode.BAD_REQUEST) from None
+        await engine.receive(conn, packets, POLLING)
+        await _respond(send, 200, b"ok", b"text/html", cors)
+
+    async def _poll(self, conn: Connection, engine: Engine, receive, send, cors) -> None:
+        try:
+            waiting = engine.begin_poll(conn)
+        except EngineIOError:
+            await engine.fail(conn, Reason.TRANSPORT_ERROR)  # two GETs at once
+            raise
+        if isinstance(waiting, list):
+            packets = waiting
+        else:
+            if (await receive())["type"] == "http.disconnect":
+                packets = None
+            else:
+                disconnect = asyncio.ensure_future(receive())
+                await asyncio.wait((waiting, disconnect), return_when=asyncio.FIRST_COMPLETED)
+                packets = None if disconnect.done() and not waiting.done() else []
+                disconnect.cancel()
+            if packets is None:
+                conn.poll = None
+                await engine.fail(conn, Reason.TRANSPORT_ERROR)  # poll closed prematurely
+                raise _Disconnected
+            packets = engine.end_poll(conn)
+        await _respond(
+            send, 200, encode_payload(packets).encode(), b"text/plain; charset=UTF-8", cors
+        )
+
+    @staticmethod
+    async def _preflight(scope, send, cors) -> None:
+        requested = _header(scope, b"access-control-request-headers")
+        headers = [*cors, (b"access-control-allow-methods", b"GET, POST, OPTIONS")]
+        if requested:
+            headers.append((b"access-control-allow-headers", requested.encode("latin-1")))
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> bytes | None:
+    """The request body, or None once it exceeds `limit` bytes (the rest is not read)."""
+    length = _header(scope, b"content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes, headers) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _WebsocketWriter:
+    """How the engine writes to one websocket."""
+
+    __slots__ = ("_send", "closed")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.closed = False
+
+    async def send_packets(self, packets: list[Packet]) -> None:
+        send = self._send
+        for packet in packets:
+            frame = encode(packet)
+            if self.closed:
+                return
+            if type(frame) is str:
+                await send({"type": "websocket.send", "text": frame})
+            else:
+                await send({"type": "websocket.send", "bytes": frame})
+
+    async def close(self, code: int = 1000) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._send({"type": "websocket.close", "code": code})
+
+
+class WebsocketConsumer(EngineIOConsumer):
+    """The websocket transport: a new session, or the upgrade of a polling one."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError("WebsocketConsumer serves websockets only")
+        if (await receive())["type"] != "websocket.connect":
+            return
+        settings = self.get_settings()
+        engine = self.get_engine()
+        try:
+            if not origin_allowed(_header(scope, b"origin"), _header(scope, b"host"), settings):
+                raise EngineIOError(ErrorCode.FORBIDDEN)
+            request = parse_request(
+                "GET", parse_query(scope["query_string"]), True, settings.engine.transports
+            )
+            conn = engine.lookup(request.sid, WEBSOCKET) if request.sid else None
+        except EngineIOError:
+            await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+            return
+        await send({"type": "websocket.accept"})
+        writer = _WebsocketWriter(send)
+        if conn is None:
+            conn = await engine.open(WEBSOCKET, scope, ws=writer)
+        else:
+            conn.probe = writer
+        await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
+
+    async def _receive_loop(self, conn, engine: Engine, writer, receive, limit: int) -> None:
+        receive_packets = engine.receive
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                break
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+                too_big = len(frame) > limit
+            else:
+                too_big = len(frame) > limit or (
+                    len(frame) * 4 > limit and len(frame.encode()) > limit
+                )
+            if too_big:
+                await writer.close(1009)
+                await self._lost(conn, engine, writer, Reason.TRANSPORT_ERROR)
+                return
+            try:
+                packet = decode(frame)
+            except PacketError:
+                await self._lost(conn, engine, writer, Reason.PARSE_ERROR)
+                return
+            await receive_packets(conn, (packet,), WEBSOCKET)
+            if conn.session.closed and conn.ws is None and conn.probe is None:
+                return
+        await self._lost(conn, engine, writer, Reason.TRANSPORT_CLOSE)
+
+    @staticmethod
+    async def _lost(
+        conn: Connection, engine: Engine, writer: _WebsocketWriter, reason: str
+    ) -> None:
+        if conn.probe is writer:
+            engine.probe_closed(conn, writer)
+            await writer.close()
+        elif conn.ws is writer:
+            await engine.fail(conn, reason)

@@ -1,0 +1,298 @@
+"""The Engine.IO engine: sid -> session table, one timer per session, wakes writers.
+
+[aio] Plain asyncio; no Django, no Channels. Transports (the consumers) feed it
+packets and give it a way to write; the application sees only the narrow
+`EngineHandler` interface (connect / message / disconnect), of which the
+Socket.IO server is the first user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from ..exceptions import EngineIOError, ErrorCode, PacketError
+from .packets import CLOSE, Packet, PacketType
+from .session import POLLING, WEBSOCKET, EngineConfig, Reason, Session, State
+
+logger = logging.getLogger("django_socketio.engineio")
+
+Scope = dict[str, Any]
+
+_background: set[asyncio.Future[Any]] = set()
+
+
+def spawn(coro: Awaitable[Any]) -> None:
+    """Run `coro` in the background, keeping a reference until it is done."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+class EngineHandler(Protocol):
+    """What the application above Engine.IO implements."""
+
+    async def on_connect(self, sid: str, scope: Scope) -> None: ...
+    async def on_message(self, sid: str, data: str | bytes) -> None: ...
+    async def on_disconnect(self, sid: str, reason: str) -> None: ...
+
+
+class WebsocketWriter(Protocol):
+    async def send_packets(self, packets: list[Packet]) -> None: ...
+    async def close(self, code: int = 1000) -> None: ...
+
+
+class Connection:
+    """The asyncio side of one session: its pending poll, its websocket, its timer."""
+
+    __slots__ = ("_flushing", "poll", "probe", "scope", "session", "timer", "ws")
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self.session = session
+        self.scope = scope
+        self.poll: asyncio.Future[None] | None = None
+        self.ws: WebsocketWriter | None = None
+        self.probe: WebsocketWriter | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self._flushing = False
+
+    @property
+    def sid(self) -> str:
+        return self.session.sid
+
+    def wake(self) -> None:
+        """Something was queued or the state changed: let the writer look (sync)."""
+        if self.ws is not None:
+            if not self._flushing and self.session.queue:
+                spawn(self.flush())
+        elif self.poll is not None and not self.poll.done():
+            self.poll.set_result(None)
+
+    async def flush(self) -> None:
+        """Write the queue to the websocket, in order, however many callers race here."""
+        ws = self.ws
+        if ws is None or self._flushing:
+            if ws is None:
+                self.wake()
+            return
+        self._flushing = True
+        try:
+            queue = self.session.queue
+            while queue and self.ws is ws:
+                await ws.send_packets(self.session.take())
+        except Exception:
+            logger.debug("websocket write failed for %s", self.sid, exc_info=True)
+        finally:
+            self._flushing = False
+
+
+def generate_sid() -> str:
+    # 120 random bits, URL-safe, 20 characters like the reference server's ids.
+    return secrets.token_urlsafe(15)
+
+
+class Engine:
+    """All Engine.IO sessions of this process."""
+
+    def __init__(
+        self,
+        handler: EngineHandler,
+        config: EngineConfig | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.config = config or EngineConfig()
+        self.connections: dict[str, Connection] = {}
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    # -- opening -----------------------------------------------------------------
+
+    async def open(
+        self, transport: str, scope: Scope, ws: WebsocketWriter | None = None
+    ) -> Connection:
+        session = Session(generate_sid(), transport, self.config, self.now())
+        conn = Connection(session, scope)
+        conn.ws = ws
+        self.connections[session.sid] = conn
+        self._schedule(conn)
+        session.send(session.open_packet())
+        if ws is not None:
+            await conn.flush()
+        await self._call(self.handler.on_connect, session.sid, scope)
+        return conn
+
+    def lookup(self, sid: str | None, transport: str) -> Connection:
+        """The session a request names, or the error the client should get."""
+        conn = self.connections.get(sid) if sid else None
+        if conn is None:
+            raise EngineIOError(ErrorCode.UNKNOWN_SID)
+        if transport == WEBSOCKET:
+            # Only a polling session can be upgraded, by one websocket at a time.
+            if not conn.session.can_upgrade() or conn.probe is not None:
+                raise EngineIOError(ErrorCode.BAD_REQUEST)
+        elif conn.session.transport != transport:
+            raise EngineIOError(ErrorCode.BAD_REQUEST)
+        return conn
+
+    # -- the application's API ----------------------------------------------------
+
+    async def send(self, sid: str, data: str | bytes) -> bool:
+        """Send one MESSAGE; False if the session is gone."""
+        conn = self.connections.get(sid)
+        if conn is None or not conn.session.send(Packet(PacketType.MESSAGE, data)):
+            return False
+        if conn.ws is not None:
+            await conn.flush()
+        else:
+            conn.wake()
+        return True
+
+    async def close(self, sid: str, reason: str = Reason.FORCED_CLOSE) -> None:
+        """Close a session from the server side, after delivering what is queued."""
+        conn = self.connections.get(sid)
+        if conn is None:
+            return
+        conn.session.close(reason, self.now(), flush=True)
+        if conn.ws is not None:
+            await conn.flush()
+        if conn.session.state is State.CLOSING:
+            conn.wake()
+            self._schedule(conn)
+        else:
+            await self._finalize(conn)
+
+    async def shutdown(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.session.fail(Reason.SERVER_SHUTDOWN)
+            await self._finalize(conn)
+
+    # -- what transports call -------------------------------------------------------
+
+    async def receive(self, conn: Connection, packets: Iterable[Packet], via: str) -> None:
+        """Feed packets that arrived on transport `via`."""
+        session = conn.session
+        for packet in packets:
+            try:
+                out = session.receive(packet, self.now(), via)
+            except PacketError as exc:
+                logger.info("closing session %s: %s", conn.sid, exc)
+                session.fail(Reason.PARSE_ERROR)
+                break
+            if out is None:
+                continue
+            if out.type is PacketType.MESSAGE:
+                await self._call(self.handler.on_message, conn.sid, out.data)
+            elif conn.probe is not None:  # PONG probe: answer on the probing websocket
+                await conn.probe.send_packets([out])
+                conn.wake()  # a pending poll now gets NOOP
+        if via == WEBSOCKET and conn.probe is not None and session.transport == WEBSOCKET:
+            conn.ws, conn.probe = conn.probe, None
+            conn.wake()  # the pending poll, if any, ends before the writer switches
+            await conn.flush()
+        elif session.queue:
+            conn.wake()
+        if session.state is State.CLOSED:
+            await self._finalize(conn)
+
+    async def fail(self, conn: Connection, reason: str) -> None:
+        """The transport failed (parse error, lost poll, websocket closed)."""
+        conn.session.fail(reason)
+        await self._finalize(conn)
+
+    def begin_poll(self, conn: Connection) -> list[Packet] | asyncio.Future[None]:
+        """Answer a GET now, or return a future that resolves when it can be answered."""
+        answer = conn.session.poll_answer()
+        if answer is not None:
+            self._after_poll(conn)
+            return answer
+        if conn.poll is not None:
+            raise EngineIOError(ErrorCode.BAD_REQUEST)  # caller fails the session
+        conn.poll = asyncio.get_running_loop().create_future()
+        return conn.poll
+
+    def end_poll(self, conn: Connection) -> list[Packet]:
+        conn.poll = None
+        answer = conn.session.poll_answer()
+        self._after_poll(conn)
+        return answer or []
+
+    def _after_poll(self, conn: Connection) -> None:
+        # A poll can be what closes a session (the last GET of a server close).
+        if conn.session.state is State.CLOSED and conn.sid in self.connections:
+            spawn(self._finalize(conn))
+
+    def probe_closed(self, conn: Connection, writer: WebsocketWriter) -> None:
+        if conn.probe is writer:
+            conn.probe = None
+            conn.session.abort_upgrade()
+
+    # -- internals ---------------------------------------------------------------
+
+    def _schedule(self, conn: Connection) -> None:
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        due = conn.session.next_timer()
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            conn.timer = loop.call_at(due, self._on_timer, conn)
+
+    def _on_timer(self, conn: Connection) -> None:
+        conn.timer = None
+        session = conn.session
+        if session.handle_timer(self.now()):
+            conn.wake()
+        if session.state is State.CLOSED:
+            spawn(self._finalize(conn))
+        else:
+            self._schedule(conn)
+
+    def _forget(self, conn: Connection) -> bool:
+        """Drop a closed session from the table; True the first time only."""
+        if self.connections.get(conn.sid) is not conn:
+            return False
+        del self.connections[conn.sid]
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        return True
+
+    async def _finalize(self, conn: Connection) -> None:
+        """Tell everyone a session is closed: its writers, then the application."""
+        first = self._forget(conn)
+        if conn.poll is not None and not conn.poll.done():
+            conn.poll.set_result(None)  # the pending GET answers and the session is gone
+        for ws in (conn.ws, conn.probe):
+            if ws is not None:
+                try:
+                    await ws.close(1000)
+                except Exception:
+                    logger.debug("closing websocket of %s failed", conn.sid, exc_info=True)
+        conn.ws = conn.probe = None
+        if first:
+            await self._call(self.handler.on_disconnect, conn.sid, conn.session.reason or "")
+
+    async def _call(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            logger.exception("Engine.IO handler %s failed", getattr(fn, "__qualname__", fn))
+
+
+__all__ = [
+    "CLOSE",
+    "POLLING",
+    "WEBSOCKET",
+    "Connection",
+    "Engine",
+    "EngineConfig",
+    "EngineHandler",
+    "Reason",
+    "WebsocketWriter",
+]

@@ -1,0 +1,47 @@
+"""Engine.IO request validation: (method, query, transport kind) -> Request | EngineIOError.
+
+[pure] The checks run in the reference server's order, so a client sees the same
+error code for the same mistake. Whether a `sid` is known is the engine's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from ..exceptions import EngineIOError, ErrorCode
+from .session import POLLING, WEBSOCKET
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    transport: str
+    sid: str | None
+    method: str
+
+
+def parse_query(query_string: bytes) -> dict[str, str]:
+    try:
+        return dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    except ValueError:
+        raise EngineIOError(ErrorCode.BAD_REQUEST) from None
+
+
+def parse_request(
+    method: str, query: dict[str, str], websocket: bool, transports: tuple[str, ...]
+) -> Request:
+    """Validate one HTTP request or websocket connect against Engine.IO v4."""
+    transport = query.get("transport")
+    if transport not in transports or (transport == WEBSOCKET) != websocket:
+        # A websocket connect must say transport=websocket; a plain HTTP request
+        # can only be polling.
+        raise EngineIOError(ErrorCode.UNKNOWN_TRANSPORT)
+    sid = query.get("sid") or None
+    if sid is None:
+        if method != "GET":
+            raise EngineIOError(ErrorCode.BAD_HANDSHAKE_METHOD)
+        if query.get("EIO") != "4":
+            raise EngineIOError(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+    elif not websocket and method not in ("GET", "POST"):
+        raise EngineIOError(ErrorCode.BAD_REQUEST)
+    return Request(transport=transport or POLLING, sid=sid, method=method)

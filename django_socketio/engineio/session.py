@@ -1,0 +1,233 @@
+"""One Engine.IO session as a state machine that is handed the clock.
+
+[pure] No I/O, no asyncio, no Django. The shell (`engine.py`) feeds it packets
+with the current time, asks it when its next timer is due, and drains its
+outbound queue into whichever transport is writable. That is what lets the
+heartbeat and the polling -> websocket upgrade be tested without sleeping.
+
+Heartbeat (v4, server-initiated): a PING is queued every `ping_interval`; if no
+PONG arrives within `ping_timeout` after it, the session closes with
+``ping timeout``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from ..exceptions import PacketError
+from .packets import NOOP, PING, PONG_PROBE, Packet, PacketType
+
+POLLING = "polling"
+WEBSOCKET = "websocket"
+
+
+class State(Enum):
+    OPEN = "open"
+    UPGRADING = "upgrading"  # a websocket answered the probe; polls get NOOP until UPGRADE
+    CLOSING = "closing"  # closed by the server; the queue still awaits one last poll
+    CLOSED = "closed"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Reason:
+    """Close reasons, as the reference server names them."""
+
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    FORCED_CLOSE = "forced close"
+    SERVER_SHUTDOWN = "forced server close"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What a session needs to know; seconds for times, like Django."""
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_payload: int = 1_000_000
+    transports: tuple[str, ...] = (POLLING, WEBSOCKET)
+
+
+class Session:
+    """The state of one Engine.IO session, whatever carries its bytes."""
+
+    __slots__ = (
+        "_ping_due",
+        "_pong_due",
+        "config",
+        "queue",
+        "reason",
+        "sid",
+        "state",
+        "transport",
+    )
+
+    def __init__(self, sid: str, transport: str, config: EngineConfig, now: float) -> None:
+        self.sid = sid
+        self.transport = transport
+        self.config = config
+        self.state = State.OPEN
+        self.queue: deque[Packet] = deque()
+        self.reason: str | None = None
+        self._ping_due: float | None = now + config.ping_interval
+        self._pong_due: float | None = None
+
+    # -- opening -------------------------------------------------------------
+
+    def open_packet(self) -> Packet:
+        c = self.config
+        upgrades = [WEBSOCKET] if self.transport == POLLING and WEBSOCKET in c.transports else []
+        handshake = {
+            "sid": self.sid,
+            "upgrades": upgrades,
+            "pingInterval": round(c.ping_interval * 1000),
+            "pingTimeout": round(c.ping_timeout * 1000),
+            "maxPayload": c.max_payload,
+        }
+        return Packet(PacketType.OPEN, json.dumps(handshake, separators=(",", ":")))
+
+    # -- sending -------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED or self.state is State.CLOSING
+
+    def send(self, packet: Packet) -> bool:
+        """Queue a packet; False if the session no longer takes packets."""
+        if self.state is State.CLOSED or self.state is State.CLOSING:
+            return False
+        self.queue.append(packet)
+        return True
+
+    def take(self) -> list[Packet]:
+        """Everything queued, in order, for the transport that is writable now."""
+        packets = list(self.queue)
+        self.queue.clear()
+        return packets
+
+    def poll_answer(self) -> list[Packet] | None:
+        """What a GET gets right now, or None if it has to wait."""
+        if self.state is State.UPGRADING or self.transport != POLLING:
+            return [NOOP]
+        if self.state is State.CLOSED:
+            return [NOOP] if self.reason == Reason.TRANSPORT_CLOSE else [Packet(PacketType.CLOSE)]
+        if self.state is State.CLOSING:
+            packets = self.take()
+            packets.append(Packet(PacketType.CLOSE))
+            self._finish(self.reason or Reason.FORCED_CLOSE)
+            return packets
+        if self.queue:
+            return self.take()
+        return None
+
+    # -- receiving -----------------------------------------------------------
+
+    def receive(self, packet: Packet, now: float, via: str) -> Packet | None:
+        """Apply one packet from the client.
+
+        `via` names the transport it came through. Returns a MESSAGE packet to hand
+        to the application, or None. Raises `PacketError` for a packet that has no
+        place in the current state (the shell closes the session with ``parse error``).
+        """
+        ptype = packet.type
+        if self.state is State.CLOSED:
+            return None
+        if via != self.transport:
+            return self._receive_upgrade(packet)
+        if ptype is PacketType.MESSAGE:
+            return packet
+        if ptype is PacketType.PONG:
+            self._pong_due = None
+            self._ping_due = now + self.config.ping_interval
+            return None
+        if ptype is PacketType.CLOSE:
+            self._finish(Reason.TRANSPORT_CLOSE)
+            return None
+        if ptype is PacketType.PING:
+            # v4 clients do not ping, but answering costs nothing and helps old tools.
+            self.send(Packet(PacketType.PONG, packet.data))
+            return None
+        if ptype is PacketType.NOOP:
+            return None
+        raise PacketError(f"unexpected {ptype.name} packet in state {self.state!r} on {via}")
+
+    # -- upgrade -------------------------------------------------------------
+
+    def can_upgrade(self) -> bool:
+        return (
+            self.state is State.OPEN
+            and self.transport == POLLING
+            and WEBSOCKET in self.config.transports
+        )
+
+    def _receive_upgrade(self, packet: Packet) -> Packet | None:
+        """Packets from the websocket that is probing a polling session."""
+        ptype = packet.type
+        if ptype is PacketType.PING and packet.data == "probe" and self.state is State.OPEN:
+            self.state = State.UPGRADING
+            return PONG_PROBE
+        if ptype is PacketType.UPGRADE and self.state is State.UPGRADING:
+            self.state = State.OPEN
+            self.transport = WEBSOCKET
+            return None
+        raise PacketError(f"unexpected {ptype.name} packet from the probing websocket")
+
+    def abort_upgrade(self) -> None:
+        """The probing websocket went away before UPGRADE: stay on polling."""
+        if self.state is State.UPGRADING:
+            self.state = State.OPEN
+
+    # -- timers --------------------------------------------------------------
+
+    def next_timer(self) -> float | None:
+        if self.closed:
+            return self._pong_due if self.state is State.CLOSING else None
+        return self._pong_due if self._pong_due is not None else self._ping_due
+
+    def handle_timer(self, now: float) -> bool:
+        """Fire what is due at `now`. True if a PING was queued (the shell flushes)."""
+        if self._pong_due is not None and now >= self._pong_due:
+            self._finish(Reason.PING_TIMEOUT if self.state is not State.CLOSING else self.reason)
+            return False
+        if self._ping_due is not None and now >= self._ping_due and not self.closed:
+            self._ping_due = None
+            self._pong_due = now + self.config.ping_timeout
+            self.queue.append(PING)
+            return True
+        return False
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self, reason: str, now: float, flush: bool) -> None:
+        """Close from the server side.
+
+        With `flush`, a polling session waits (at most `ping_timeout`) for one more
+        GET to deliver what is queued followed by a CLOSE packet.
+        """
+        if self.closed:
+            return
+        if flush and self.transport == POLLING:
+            self.state = State.CLOSING
+            self.reason = reason
+            self._ping_due = None
+            self._pong_due = now + self.config.ping_timeout
+            return
+        self._finish(reason)
+
+    def fail(self, reason: str) -> None:
+        """Close at once, without a farewell packet (errors, timeouts, lost transports)."""
+        self._finish(reason)
+
+    def _finish(self, reason: str | None) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.reason = reason
+        self._ping_due = self._pong_due = None

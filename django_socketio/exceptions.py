@@ -1,0 +1,78 @@
+"""One family of errors per layer; each carries the answer to put on the wire.
+
+[pure] stdlib only. The Engine.IO shell translates `EngineIOError` into an HTTP
+response (status + ``{"code", "message"}`` body) or a websocket close; the
+Socket.IO layer translates `PacketError` into closing that one connection and
+`ConnectionRefused` into a CONNECT_ERROR packet.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ProtocolError(Exception):
+    """Anything malformed that arrived from the peer."""
+
+
+class ErrorCode(IntEnum):
+    """Engine.IO error codes, as the reference server numbers them."""
+
+    UNKNOWN_TRANSPORT = 0
+    UNKNOWN_SID = 1
+    BAD_HANDSHAKE_METHOD = 2
+    BAD_REQUEST = 3
+    FORBIDDEN = 4
+    UNSUPPORTED_PROTOCOL_VERSION = 5
+
+    @property
+    def message(self) -> str:
+        return _ERROR_MESSAGES[self]
+
+
+_ERROR_MESSAGES = {
+    ErrorCode.UNKNOWN_TRANSPORT: "Transport unknown",
+    ErrorCode.UNKNOWN_SID: "Session ID unknown",
+    ErrorCode.BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    ErrorCode.BAD_REQUEST: "Bad request",
+    ErrorCode.FORBIDDEN: "Forbidden",
+    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+class EngineIOError(ProtocolError):
+    """A request the Engine.IO server refuses: HTTP 400 (403 for FORBIDDEN) + JSON body."""
+
+    def __init__(self, code: ErrorCode, status: int | None = None) -> None:
+        super().__init__(code.message)
+        self.code = code
+        self.status = (
+            status if status is not None else (403 if code is ErrorCode.FORBIDDEN else 400)
+        )
+
+    def body(self) -> bytes:
+        return b'{"code":%d,"message":"%s"}' % (self.code, self.code.message.encode())
+
+
+class PacketError(ProtocolError):
+    """A packet or payload that cannot be decoded; the session that sent it is closed."""
+
+
+class PayloadTooLarge(ProtocolError):
+    """More bytes than ``maxPayload``: HTTP 413 on polling, close code 1009 on websocket."""
+
+
+class ConnectionRefused(Exception):
+    """Raised by a connect handler or middleware: the client gets CONNECT_ERROR with this data."""
+
+    def __init__(self, message: str = "Connection refused", data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def error_data(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message}
+        if self.data is not None:
+            body["data"] = self.data
+        return body

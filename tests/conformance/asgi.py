@@ -1,0 +1,46 @@
+"""ASGI entry point of the conformance server.
+
+Run with ``daphne -p 3000 tests.conformance.asgi:application`` (or uvicorn).
+Serves a plain Engine.IO echo server at ``/engine.io/``: every message goes back
+as it came, text as text and binary as binary.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.conformance.settings")
+
+import django
+
+django.setup()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from django_socketio.conf import get_settings  # noqa: E402
+from django_socketio.engineio.engine import Engine  # noqa: E402
+from django_socketio.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
+
+
+class Echo:
+    """The Engine.IO application: echo every message."""
+
+    engine: Engine
+
+    async def on_connect(self, sid: str, scope: dict) -> None:
+        pass
+
+    async def on_message(self, sid: str, data: str | bytes) -> None:
+        await self.engine.send(sid, data)
+
+    async def on_disconnect(self, sid: str, reason: str) -> None:
+        pass
+
+
+echo = Echo()
+echo.engine = engine = Engine(echo, get_settings().engine)
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter(http_urlpatterns("engine.io", engine)),
+        "websocket": URLRouter(websocket_urlpatterns("engine.io", engine)),
+    }
+)
