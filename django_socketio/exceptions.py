@@ -76,3 +76,11 @@ class ConnectionRefused(Exception):
         if self.data is not None:
             body["data"] = self.data
         return body
+
+
+class AckTimeoutError(TimeoutError):
+    """An acknowledgement did not arrive in time; `responses` holds the acks that did."""
+
+    def __init__(self, message: str, responses: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.responses = responses if responses is not None else []

@@ -57,7 +57,7 @@ class EngineIOConsumer(AsyncConsumer):
     def get_engine(self) -> Engine:
         engine = self.engine
         if engine is None:
-            from ..socketio.server import io  # the default: the Socket.IO server's engine
+            from ..server import io  # the default: the Socket.IO server's engine
 
             return io.engine
         return engine if isinstance(engine, Engine) else engine()

@@ -144,6 +144,8 @@ class Session:
         if ptype is PacketType.MESSAGE:
             return packet
         if ptype is PacketType.PONG:
+            if self.state is State.CLOSING:
+                return None  # _pong_due is now the deadline for the last poll
             self._pong_due = None
             self._ping_due = now + self.config.ping_interval
             return None

@@ -2,7 +2,8 @@
 
 Run with ``daphne -p 3000 tests.conformance.asgi:application`` (or uvicorn).
 Serves a plain Engine.IO echo server at ``/engine.io/``: every message goes back
-as it came, text as text and binary as binary.
+as it came, text as text and binary as binary; and Socket.IO at ``/socket.io/``
+with the handlers of ``tests/conformance/sockets.py``.
 """
 
 import os
@@ -40,7 +41,9 @@ echo.engine = engine = Engine(echo, get_settings().engine)
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter(http_urlpatterns("engine.io", engine)),
-        "websocket": URLRouter(websocket_urlpatterns("engine.io", engine)),
+        "http": URLRouter([*http_urlpatterns("engine.io", engine), *http_urlpatterns()]),
+        "websocket": URLRouter(
+            [*websocket_urlpatterns("engine.io", engine), *websocket_urlpatterns()]
+        ),
     }
 )

@@ -1,0 +1,66 @@
+"""The project's Socket.IO server, `io`, wired to Django.
+
+[edge] Fills in the hooks of the plain-asyncio `SocketIOServer`: settings from
+``SOCKETIO``, sync handlers run through Channels' `database_sync_to_async`
+(a worker thread that closes stale DB connections), and the Django user and
+session read once per connection from the handshake's cookies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from .conf import get_settings
+from .socketio.server import Client, SocketIOServer
+
+
+class DjangoSocketIOServer(SocketIOServer):
+    def configure(self) -> None:
+        settings = get_settings()
+        self.engine_config = settings.engine
+        self.connect_timeout = settings.connect_timeout
+        self.parser.max_attachments = settings.max_attachments
+
+    def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        bound = super().bind_handler(method)
+        return bound if bound is method else database_sync_to_async(method)
+
+    async def authenticate(self, client: Client) -> None:
+        client.user, client.session = await _user_and_session(client.scope)
+
+
+async def _user_and_session(scope: dict[str, Any]) -> tuple[Any, Any]:
+    from django.apps import apps
+
+    if "user" in scope:  # the project wrapped us in Channels' AuthMiddlewareStack
+        return scope["user"], scope.get("session")
+    if not apps.is_installed("django.contrib.sessions") or not apps.is_installed(
+        "django.contrib.auth"
+    ):
+        return None, None
+    from importlib import import_module
+
+    from channels.auth import get_user
+    from django.conf import settings
+    from django.utils.module_loading import import_string  # noqa: F401
+
+    cookies = _cookies(scope)
+    engine = import_module(settings.SESSION_ENGINE)
+    session = engine.SessionStore(cookies.get(settings.SESSION_COOKIE_NAME))
+    user = await get_user({**scope, "session": session})
+    return user, session
+
+
+def _cookies(scope: dict[str, Any]) -> dict[str, str]:
+    from django.http.cookie import parse_cookie
+
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin-1"))
+    return {}
+
+
+io = DjangoSocketIOServer()

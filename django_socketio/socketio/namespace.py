@@ -1,0 +1,70 @@
+"""The class users subclass to handle a namespace: this app's ModelAdmin.
+
+[aio] One instance serves every socket of its namespace; the socket is the
+first argument of each handler. Events map to methods by name (``on_<event>``)
+or by the `on` decorator for names that are not identifiers. A handler's return
+value acknowledges the client's event (a tuple spreads into several arguments).
+Sync methods run in a worker thread with Django's database connection handling
+(the server wraps them), so ORM code works in either style.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Events that a client may not emit: they name the lifecycle, not user data.
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+_LIFECYCLE = frozenset({"on_connect", "on_disconnect", "on_server_event"})
+
+
+def on(event: str) -> Callable[[F], F]:
+    """Handle the event `event` with the decorated method (any event name)."""
+
+    def decorate(method: F) -> F:
+        method._socketio_event = event  # type: ignore[attr-defined]
+        return method
+
+    return decorate
+
+
+class Namespace:
+    """Subclass and set `namespace` (a path like ``"/chat"`` or a compiled regex).
+
+    Handlers (all optional, sync or async)::
+
+        async def on_connect(self, socket, auth): ...       # raise ConnectionRefused to refuse
+        async def on_<event>(self, socket, *args): ...      # return value -> the client's ack
+        async def on_disconnect(self, socket, reason): ...
+
+    `middlewares` lists connection middlewares for this namespace:
+    ``async def mw(socket, auth)``, raising `ConnectionRefused` to refuse.
+    """
+
+    namespace: str | re.Pattern[str] = "/"
+    middlewares: tuple[Callable[..., Any], ...] = ()
+
+    @classmethod
+    def event_handlers(cls) -> dict[str, str]:
+        """Event name -> method name, for every event this class handles."""
+        events: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                event = getattr(value, "_socketio_event", None)
+                if event is not None:
+                    events[event] = name
+                elif name.startswith("on_") and name not in _LIFECYCLE and callable(value):
+                    events[name[3:]] = name
+        return events
+
+    def on_connect(self, socket: Any, auth: Any) -> Any:
+        return None
+
+    def on_disconnect(self, socket: Any, reason: str) -> Any:
+        return None

@@ -1,0 +1,96 @@
+"""`to()` / `except_()` / `local` / `timeout()` chains that end in an emit.
+
+[aio] Each call returns a new immutable operator; nothing is sent until `emit`.
+The options are plain data (`BroadcastOptions`), so the same chain can be
+applied on every node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .rooms import BroadcastOptions
+
+if TYPE_CHECKING:
+    from .server import ServerNamespace
+    from .socket import Socket
+
+
+def _rooms(room: str | Iterable[str]) -> frozenset[str]:
+    return frozenset([room]) if isinstance(room, str) else frozenset(room)
+
+
+class BroadcastOperator:
+    __slots__ = ("_nsp", "_opts", "_timeout")
+
+    def __init__(
+        self,
+        nsp: ServerNamespace,
+        opts: BroadcastOptions | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._nsp = nsp
+        self._opts = opts or BroadcastOptions()
+        self._timeout = timeout
+
+    def _with(self, **changes: Any) -> BroadcastOperator:
+        return BroadcastOperator(self._nsp, replace(self._opts, **changes), self._timeout)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._with(rooms=self._opts.rooms | _rooms(room))
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self._with(except_rooms=self._opts.except_rooms | _rooms(room))
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only the sockets connected to this process."""
+        return self._with(local=True)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._with(volatile=True)
+
+    def compress(self, value: bool = True) -> BroadcastOperator:
+        return self._with(compress=value)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return BroadcastOperator(self._nsp, self._opts, seconds)
+
+    @property
+    def options(self) -> BroadcastOptions:
+        return self._opts
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send `event` to every selected socket, once each."""
+        await self._nsp.broadcast(event, args, self._opts)
+
+    async def send(self, *args: Any) -> None:
+        await self.emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Emit and gather every recipient's ack (a list) within `timeout(seconds)`.
+
+        Raises `AckTimeoutError` carrying the acks that did arrive.
+        """
+        return await self._nsp.broadcast_with_ack(event, args, self._opts, self._timeout)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        return self._nsp.select(self._opts)
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        for socket in self._nsp.select(self._opts):
+            await socket.join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        for socket in self._nsp.select(self._opts):
+            for name in _rooms(room):
+                await socket.leave(name)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        for socket in self._nsp.select(self._opts):
+            await socket.disconnect(close)

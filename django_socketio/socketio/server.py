@@ -1,0 +1,484 @@
+"""The Socket.IO server: the Engine's first user.
+
+[aio] Plain asyncio. It implements the engine's three callbacks; decodes each
+client's packets with that client's own decoder; connects sockets to
+namespaces (middlewares, then the namespace's ``on_connect``); runs each event
+handler in its own task, so a slow handler stalls neither the receive loop
+nor the heartbeat; and acknowledges with the handler's return value.
+Django-specific parts (settings, the user, sync handlers) are hooks that
+`django_socketio.server` fills in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..engineio.engine import Engine, EngineConfig, spawn
+from ..engineio.session import Reason
+from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
+from .namespace import RESERVED_EVENTS, Namespace
+from .operators import BroadcastOperator
+from .packets import JSONParser, Packet, PacketType, Parser
+from .rooms import BroadcastOptions, RoomIndex
+from .socket import Handshake, Socket, ack_value, maybe_await
+
+logger = logging.getLogger("django_socketio")
+
+Middleware = Callable[[Socket, Any], Awaitable[None] | None]
+
+
+class AlreadyRegistered(Exception):
+    """A handler class is already registered for this namespace."""
+
+
+class DisconnectReason:
+    """Why a socket left, as the reference server words it."""
+
+    CLIENT_NAMESPACE_DISCONNECT = "client namespace disconnect"
+    SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"
+    TRANSPORT_CLOSE = Reason.TRANSPORT_CLOSE
+    TRANSPORT_ERROR = Reason.TRANSPORT_ERROR
+    PING_TIMEOUT = Reason.PING_TIMEOUT
+    PARSE_ERROR = Reason.PARSE_ERROR
+    SERVER_SHUTTING_DOWN = "server shutting down"
+
+
+class Client:
+    """One Engine.IO session seen from Socket.IO: its decoder and its sockets."""
+
+    __slots__ = (
+        "connect_timer",
+        "decoder",
+        "eio_sid",
+        "scope",
+        "server",
+        "session",
+        "sockets",
+        "user",
+    )
+
+    def __init__(self, server: SocketIOServer, eio_sid: str, scope: dict[str, Any]) -> None:
+        self.server = server
+        self.eio_sid = eio_sid
+        self.scope = scope
+        self.decoder = server.parser.decoder()
+        self.sockets: dict[str, Socket] = {}
+        self.connect_timer: asyncio.TimerHandle | None = None
+        self.user: Any = None
+        self.session: Any = None
+
+    def handshake(self, auth: Any) -> Handshake:
+        scope = self.scope
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client")
+        now = time.time()
+        return Handshake(
+            headers=headers,
+            query=dict(parse_qsl(query_string, keep_blank_values=True)),
+            auth=auth,
+            address=client[0] if client else None,
+            time=time.strftime("%a %b %d %Y %H:%M:%S GMT", time.gmtime(now)),
+            issued=int(now * 1000),
+            url=scope.get("path", "") + ("?" + query_string if query_string else ""),
+            secure=scope.get("scheme") in ("https", "wss"),
+            xdomain="origin" in headers,
+            scope=scope,
+        )
+
+    async def send_packet(self, packet: Packet) -> None:
+        send = self.server.engine.send
+        for frame in self.server.parser.encode(packet):
+            await send(self.eio_sid, frame)
+
+    async def close(self) -> None:
+        """Disconnect every namespace, then close the connection."""
+        for socket in list(self.sockets.values()):
+            await socket.nsp.remove(socket, DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+        await self.server.engine.close(self.eio_sid)
+
+
+class ServerNamespace:
+    """A namespace on the server (``io.of("/chat")``): its sockets, rooms and handler."""
+
+    def __init__(self, server: SocketIOServer, name: str, handler: Namespace | None = None) -> None:
+        self.server = server
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self.rooms = RoomIndex()
+        self.middlewares: list[Middleware] = []
+        self.handler: Namespace | None = None
+        self.events: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._on_connect: Callable[..., Awaitable[Any]] | None = None
+        self._on_disconnect: Callable[..., Awaitable[Any]] | None = None
+        if handler is not None:
+            self.set_handler(handler)
+
+    def __repr__(self) -> str:
+        return f"<ServerNamespace {self.name}>"
+
+    def set_handler(self, handler: Namespace) -> None:
+        self.handler = handler
+        bind = self.server.bind_handler
+        self.events = {
+            event: bind(getattr(handler, method))
+            for event, method in type(handler).event_handlers().items()
+        }
+        cls = type(handler)
+        self._on_connect = (
+            bind(handler.on_connect) if cls.on_connect is not Namespace.on_connect else None
+        )
+        self._on_disconnect = (
+            bind(handler.on_disconnect)
+            if cls.on_disconnect is not Namespace.on_disconnect
+            else None
+        )
+        self.middlewares.extend(handler.middlewares)
+
+    # -- public API -------------------------------------------------------------------
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Add a connection middleware: ``mw(socket, auth)``; raise ConnectionRefused to refuse."""
+        self.middlewares.append(middleware)
+        return middleware
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return BroadcastOperator(self).to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return BroadcastOperator(self).except_(room)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return BroadcastOperator(self).local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return BroadcastOperator(self).timeout(seconds)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send `event` to every socket of the namespace."""
+        await self.broadcast(event, args, BroadcastOptions())
+
+    async def send(self, *args: Any) -> None:
+        await self.emit("message", *args)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        return self.select(BroadcastOptions())
+
+    # -- broadcasting -------------------------------------------------------------------
+
+    def select(self, opts: BroadcastOptions) -> list[Socket]:
+        sockets = self.sockets
+        return [sockets[sid] for sid in list(self.rooms.recipients(opts)) if sid in sockets]
+
+    async def broadcast(self, event: str, args: tuple[Any, ...], opts: BroadcastOptions) -> None:
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
+        for socket in self.select(opts):  # encoded once, written to each
+            await socket._send_frames(frames)
+
+    async def broadcast_with_ack(
+        self, event: str, args: tuple[Any, ...], opts: BroadcastOptions, timeout: float | None
+    ) -> list[Any]:
+        waits = [await s._emit_expecting_ack(event, args) for s in self.select(opts)]
+        futures = [future for _, future in waits]
+        if not futures:
+            return []
+        _, pending = await asyncio.wait(futures, timeout=timeout)
+        responses = [ack_value(f.result()) for f in futures if f.done()]
+        if pending:
+            raise AckTimeoutError(
+                f"{len(pending)} of {len(futures)} clients did not ack {event!r} in {timeout} s",
+                responses,
+            )
+        return responses
+
+    # -- rooms (the multi-node adapter hooks in here) ---------------------------------
+
+    async def join(self, sid: str, rooms: list[str]) -> None:
+        self.rooms.join(sid, rooms)
+
+    async def leave(self, sid: str, rooms: list[str]) -> None:
+        self.rooms.leave(sid, rooms)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def add(self, client: Client, auth: Any) -> None:
+        """Connect `client` to this namespace, or answer CONNECT_ERROR."""
+        socket = Socket(self, client, auth)
+        client.sockets[self.name] = socket
+        self.sockets[socket.id] = socket
+        await self.join(socket.id, [socket.id])
+        try:
+            for middleware in (*self.server.middlewares, *self.middlewares):
+                await maybe_await(middleware(socket, auth))
+            if self._on_connect is not None:
+                await self._on_connect(socket, auth)
+        except ConnectionRefused as exc:
+            await self._refuse(socket, exc.error_data())
+            return
+        except Exception:
+            logger.exception("connect handler of namespace %s failed", self.name)
+            await self._refuse(socket, {"message": "Internal server error"})
+            return
+        if client.sockets.get(self.name) is not socket:  # the connection closed meanwhile
+            return
+        pending, socket._pending = socket._pending or [], None
+        socket.connected = True
+        await client.send_packet(Packet(PacketType.CONNECT, self.name, {"sid": socket.id}))
+        await socket._send_frames(pending)
+
+    async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
+        socket._pending = None
+        await self._forget(socket)
+        await socket.client.send_packet(Packet(PacketType.CONNECT_ERROR, self.name, data))
+
+    async def _forget(self, socket: Socket) -> bool:
+        if self.sockets.pop(socket.id, None) is None:
+            return False
+        if socket.client.sockets.get(self.name) is socket:
+            del socket.client.sockets[self.name]
+        await self.leave(socket.id, list(self.rooms.rooms_of(socket.id)))
+        return True
+
+    async def remove(self, socket: Socket, reason: str) -> None:
+        """The socket left (either side, or the connection closed): clean up, tell the handler."""
+        was_connected = socket.connected
+        socket.connected = False
+        socket._pending = None
+        if not await self._forget(socket):
+            return
+        if was_connected and self._on_disconnect is not None:
+            try:
+                await self._on_disconnect(socket, reason)
+            except Exception:
+                logger.exception("disconnect handler of namespace %s failed", self.name)
+
+    async def dispatch(self, socket: Socket, packet: Packet) -> None:
+        """Run the handler of one incoming event and send its ack."""
+        event, *args = packet.data
+        handler = self.events.get(event)
+        try:
+            for middleware in socket._middlewares:
+                await maybe_await(middleware(event, args))
+            for listener in socket._any_listeners:
+                await maybe_await(listener(event, *args))
+            if handler is None:
+                return
+            result = await handler(socket, *args)
+        except Exception:
+            logger.exception("handler for event %r in namespace %s failed", event, self.name)
+            return
+        if packet.id is not None and socket.connected:
+            ack_args = (
+                list(result) if isinstance(result, tuple) else [] if result is None else [result]
+            )
+            await socket._send_frames(
+                self.server.parser.encode(Packet(PacketType.ACK, self.name, ack_args, packet.id))
+            )
+
+
+class SocketIOServer:
+    """All namespaces of this process, on top of one Engine.IO engine."""
+
+    def __init__(
+        self,
+        engine_config: EngineConfig | None = None,
+        connect_timeout: float = 45.0,
+        parser: Parser | None = None,
+    ) -> None:
+        self.engine_config = engine_config
+        self.connect_timeout = connect_timeout
+        self.parser: Parser = parser or JSONParser()
+        self.namespaces: dict[str, ServerNamespace] = {}
+        self.dynamic: list[tuple[re.Pattern[str], Namespace]] = []
+        self.middlewares: list[Middleware] = []
+        self.clients: dict[str, Client] = {}
+        self._engine: Engine | None = None
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.configure()
+            self._engine = Engine(self, self.engine_config)
+        return self._engine
+
+    def configure(self) -> None:
+        """Hook: fill in configuration before the engine starts (reads Django settings)."""
+
+    def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        """Make a handler awaitable; sync handlers run in a worker thread."""
+        if inspect.iscoroutinefunction(method):
+            return method
+
+        async def run(*args: Any) -> Any:
+            return await asyncio.to_thread(method, *args)
+
+        return functools.update_wrapper(run, method)
+
+    async def authenticate(self, client: Client) -> None:
+        """Hook: set `client.user` and `client.session` from the handshake scope."""
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        spawn(coro)
+
+    # -- namespaces -------------------------------------------------------------------------
+
+    def of(self, name: str) -> ServerNamespace:
+        """The namespace `name`, created on first use."""
+        if not name.startswith("/"):
+            name = "/" + name
+        nsp = self.namespaces.get(name)
+        if nsp is None:
+            nsp = self.namespaces[name] = ServerNamespace(self, name)
+        return nsp
+
+    def register(self, handler_class: type[Namespace]) -> type[Namespace]:
+        """Serve `handler_class.namespace` with one instance of the class."""
+        pattern = handler_class.namespace
+        handler = handler_class()
+        if isinstance(pattern, re.Pattern):
+            if any(p.pattern == pattern.pattern for p, _ in self.dynamic):
+                raise AlreadyRegistered(
+                    f"namespace pattern {pattern.pattern!r} is already registered"
+                )
+            self.dynamic.append((pattern, handler))
+            return handler_class
+        nsp = self.of(pattern)
+        if nsp.handler is not None:
+            raise AlreadyRegistered(
+                f"namespace {nsp.name!r} is already handled by {type(nsp.handler).__qualname__}"
+            )
+        nsp.set_handler(handler)
+        return handler_class
+
+    def _find_namespace(self, name: str) -> ServerNamespace | None:
+        nsp = self.namespaces.get(name)
+        if nsp is not None and nsp.handler is not None:
+            return nsp
+        for pattern, handler in self.dynamic:
+            if pattern.fullmatch(name):
+                nsp = self.of(name)
+                nsp.set_handler(handler)
+                return nsp
+        return None
+
+    # -- the main namespace's API on the server, as in Node ---------------------------
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """A connection middleware for every namespace: ``mw(socket, auth)``."""
+        self.middlewares.append(middleware)
+        return middleware
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.of("/").to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.of("/").except_(room)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self.of("/").timeout(seconds)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self.of("/").local
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.of("/").emit(event, *args)
+
+    async def send(self, *args: Any) -> None:
+        await self.of("/").send(*args)
+
+    # -- EngineHandler ------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, scope: dict[str, Any]) -> None:
+        client = self.clients[sid] = Client(self, sid, scope)
+        loop = asyncio.get_running_loop()
+        client.connect_timer = loop.call_later(
+            self.connect_timeout, self._connect_timed_out, client
+        )
+
+    def _connect_timed_out(self, client: Client) -> None:
+        client.connect_timer = None
+        if not client.sockets and self.clients.get(client.eio_sid) is client:
+            self.spawn(self.engine.close(client.eio_sid))
+
+    async def on_message(self, sid: str, data: str | bytes) -> None:
+        client = self.clients.get(sid)
+        if client is None:
+            return
+        try:
+            packet = client.decoder.feed(data)
+        except PacketError as exc:
+            logger.info("closing connection %s: %s", sid, exc)
+            await self._close_client(client, DisconnectReason.PARSE_ERROR)
+            return
+        if packet is None:
+            return  # a binary packet waiting for its attachments
+        ptype = packet.type
+        if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
+            socket = client.sockets.get(packet.namespace)
+            if socket is not None and socket.connected:
+                self.spawn(socket.nsp.dispatch(socket, packet))
+        elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
+            socket = client.sockets.get(packet.namespace)
+            callback = socket._acks.pop(packet.id, None) if socket is not None else None
+            if callback is not None:
+                try:
+                    await maybe_await(callback(packet.data))
+                except Exception:
+                    logger.exception("ack callback failed")
+        elif ptype is PacketType.CONNECT:
+            await self._connect(client, packet)
+        elif ptype is PacketType.DISCONNECT:
+            socket = client.sockets.get(packet.namespace)
+            if socket is not None:
+                await socket.nsp.remove(socket, DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+        else:
+            logger.info("closing connection %s: unexpected %s packet", sid, ptype.name)
+            await self._close_client(client, DisconnectReason.PARSE_ERROR)
+
+    async def _connect(self, client: Client, packet: Packet) -> None:
+        if packet.namespace in client.sockets:
+            return
+        nsp = self._find_namespace(packet.namespace)
+        if nsp is None:
+            await client.send_packet(
+                Packet(PacketType.CONNECT_ERROR, packet.namespace, {"message": "Invalid namespace"})
+            )
+            return
+        if client.connect_timer is not None:
+            client.connect_timer.cancel()
+            client.connect_timer = None
+        if client.user is None:
+            await self.authenticate(client)
+        await nsp.add(client, packet.data if packet.data is not None else {})
+
+    async def _close_client(self, client: Client, reason: str) -> None:
+        for socket in list(client.sockets.values()):
+            await socket.nsp.remove(socket, reason)
+        await self.engine.close(client.eio_sid, reason)
+
+    async def on_disconnect(self, sid: str, reason: str) -> None:
+        client = self.clients.pop(sid, None)
+        if client is None:
+            return
+        if client.connect_timer is not None:
+            client.connect_timer.cancel()
+        for socket in list(client.sockets.values()):
+            await socket.nsp.remove(socket, reason)

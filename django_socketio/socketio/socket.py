@@ -1,0 +1,250 @@
+"""One client's connection to one namespace.
+
+[aio] A `Socket` has its own id (not the Engine.IO sid), rooms, data and
+pending acks. It writes through the server's engine; while its connect handler
+runs, what it emits is held back so the client sees CONNECT first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import AckTimeoutError
+from .namespace import RESERVED_EVENTS
+from .packets import Packet, PacketType
+
+if TYPE_CHECKING:
+    from .operators import BroadcastOperator
+    from .server import Client, ServerNamespace
+
+logger = logging.getLogger("django_socketio")
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the client sent when it connected, like Node's ``socket.handshake``."""
+
+    headers: dict[str, str]
+    query: dict[str, str]
+    auth: Any
+    address: str | None
+    time: str
+    issued: int
+    url: str
+    secure: bool
+    xdomain: bool
+    scope: dict[str, Any] = field(repr=False, compare=False)
+
+
+def ack_value(args: list[Any]) -> Any:
+    """What awaiting an ack returns: nothing, the one argument, or a tuple of them."""
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else tuple(args)
+
+
+async def maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def generate_id() -> str:
+    return secrets.token_urlsafe(15)
+
+
+class Socket:
+    """A client connected to a namespace. Handlers get it as their first argument."""
+
+    def __init__(self, namespace: ServerNamespace, client: Client, auth: Any) -> None:
+        self.id = generate_id()
+        self.nsp = namespace
+        self.client = client
+        self.handshake: Handshake = client.handshake(auth)
+        #: Anything the application wants to keep with this socket.
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._pending: list[str | bytes] | None = []  # frames held back while connecting
+        self._acks: dict[int, Callable[[list[Any]], Any]] = {}
+        self._ack_ids = itertools.count()
+        self._any_listeners: list[Callable[..., Any]] = []
+        self._any_outgoing: list[Callable[..., Any]] = []
+        self._middlewares: list[Callable[..., Any]] = []
+
+    # -- identity ----------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        return self.nsp.name
+
+    @property
+    def user(self) -> Any:
+        """The Django user of the connection (AnonymousUser when not logged in)."""
+        return self.client.user
+
+    @property
+    def session(self) -> Any:
+        """The Django session of the connection, if the session app is installed."""
+        return self.client.session
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        return self.client.scope
+
+    @property
+    def rooms(self) -> set[str]:
+        return set(self.nsp.rooms.rooms_of(self.id))
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.namespace}>"
+
+    # -- sending -----------------------------------------------------------------
+
+    async def emit(
+        self, event: str, *args: Any, callback: Callable[..., Any] | None = None
+    ) -> None:
+        """Send `event` to this client; `callback(*ack_args)` runs when it acknowledges."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        ack_id = None
+        if callback is not None:
+            ack_id = self._register_ack(lambda a: callback(*a))
+        await self._emit(event, args, ack_id)
+
+    async def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Emit the ``message`` event."""
+        await self.emit("message", *args, callback=callback)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Emit and wait for the client's ack; returns its argument (a tuple if several)."""
+        return ack_value(
+            await self._wait_ack(event, *(await self._emit_expecting_ack(event, args)), timeout)
+        )
+
+    async def _emit_expecting_ack(
+        self, event: str, args: tuple[Any, ...]
+    ) -> tuple[int, asyncio.Future[list[Any]]]:
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        ack_id = self._register_ack(lambda a: future.done() or future.set_result(a))
+        await self._emit(event, args, ack_id)
+        return ack_id, future
+
+    async def _wait_ack(
+        self, event: str, ack_id: int, future: asyncio.Future[list[Any]], timeout: float | None
+    ) -> list[Any]:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._acks.pop(ack_id, None)
+            raise AckTimeoutError(f"no ack for {event!r} within {timeout} s") from None
+
+    def timeout(self, seconds: float) -> TimedSocket:
+        """``await socket.timeout(5).emit_with_ack(...)`` raises AckTimeoutError after 5 s."""
+        return TimedSocket(self, seconds)
+
+    async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> None:
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+        await self._send_frames(self.nsp.server.parser.encode(packet))
+        for listener in self._any_outgoing:
+            await maybe_await(listener(event, *args))
+
+    def _register_ack(self, callback: Callable[[list[Any]], Any]) -> int:
+        ack_id = next(self._ack_ids)
+        self._acks[ack_id] = callback
+        return ack_id
+
+    async def _send_frames(self, frames: list[str | bytes]) -> None:
+        if self._pending is not None:
+            self._pending.extend(frames)
+            return
+        if not self.connected:
+            return
+        send = self.nsp.server.engine.send
+        sid = self.client.eio_sid
+        for frame in frames:
+            await send(sid, frame)
+
+    # -- rooms -------------------------------------------------------------------
+
+    async def join(self, rooms: str | Iterable[str]) -> None:
+        await self.nsp.join(self.id, [rooms] if isinstance(rooms, str) else list(rooms))
+
+    async def leave(self, room: str) -> None:
+        await self.nsp.leave(self.id, [room])
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to `room` (or several), without this socket."""
+        return self.nsp.to(room).except_(self.id)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return self.nsp.except_(room).except_(self.id)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Everyone in the namespace but this socket."""
+        return self.nsp.except_(self.id)
+
+    # -- listeners and middleware --------------------------------------------------
+
+    def on_any(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every incoming event."""
+        self._any_listeners.append(listener)
+
+    def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
+        """Call ``listener(event, *args)`` for every event emitted to this socket."""
+        self._any_outgoing.append(listener)
+
+    def use(self, middleware: Callable[[str, list[Any]], Awaitable[None] | None]) -> None:
+        """Run ``middleware(event, args)`` before each incoming event; raising drops it."""
+        self._middlewares.append(middleware)
+
+    # -- closing -----------------------------------------------------------------
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect from this namespace; with `close`, close the whole connection."""
+        if not self.connected and self._pending is None:
+            return
+        if close:
+            await self.client.close()
+            return
+        await self._send_frames(
+            self.nsp.server.parser.encode(Packet(PacketType.DISCONNECT, self.nsp.name))
+        )
+        await self.nsp.remove(self, "server namespace disconnect")
+
+
+class TimedSocket:
+    """`socket.timeout(s)`: emits whose acks must arrive within `s` seconds."""
+
+    __slots__ = ("seconds", "socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self.socket = socket
+        self.seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        return await self.socket.emit_with_ack(event, *args, timeout=self.seconds)
+
+    async def emit(self, event: str, *args: Any, callback: Callable[..., Any]) -> None:
+        """Node-style: ``callback(err, *ack_args)``; `err` is an AckTimeoutError or None."""
+        socket = self.socket
+        ack_id, future = await socket._emit_expecting_ack(event, args)
+
+        async def wait() -> None:
+            try:
+                values = await socket._wait_ack(event, ack_id, future, self.seconds)
+            except AckTimeoutError as exc:
+                await maybe_await(callback(exc))
+            else:
+                await maybe_await(callback(None, *values))
+
+        socket.nsp.server.spawn(wait())
