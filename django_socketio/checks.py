@@ -64,7 +64,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             Warning(
                 f"SOCKETIO['MAX_PAYLOAD'] is {payload} bytes, above daphne's default websocket "
                 f"message limit of {DAPHNE_MAX_MESSAGE}.",
-                hint="Start daphne with --websocket-max-message-size and --websocket-max-frame-size.",
+                hint="Start daphne with --websocket-max-message-size and "
+                "--websocket-max-frame-size.",
                 id="django_socketio.W001",
             )
         )

@@ -30,6 +30,12 @@ DEFAULTS: dict[str, Any] = {
     # Socket.IO
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
     "MAX_ATTACHMENTS": 10,  # binary attachments per packet
+    # Several processes
+    "CHANNEL_LAYER": "default",  # alias in CHANNEL_LAYERS; None: this process only
+    "NODE_HEARTBEAT_INTERVAL": 5.0,  # seconds between a node's heartbeats
+    "NODE_TIMEOUT": 15.0,  # a node silent this long is forgotten
+    "REQUEST_TIMEOUT": 5.0,  # default bound on cross-node queries
+    "NODE_CHANNEL_CAPACITY": 10_000,  # messages a node channel may hold (layer capacity)
 }
 
 
@@ -61,6 +67,11 @@ class Settings:
     cookie: Cookie | None
     connect_timeout: float
     max_attachments: int
+    channel_layer: str | None
+    node_heartbeat_interval: float
+    node_timeout: float
+    request_timeout: float
+    node_channel_capacity: int
 
     @property
     def cors_any_origin(self) -> bool:
@@ -99,6 +110,11 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         cookie=cookie,
         connect_timeout=float(raw["CONNECT_TIMEOUT"]),
         max_attachments=int(raw["MAX_ATTACHMENTS"]),
+        channel_layer=raw["CHANNEL_LAYER"],
+        node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
+        node_timeout=float(raw["NODE_TIMEOUT"]),
+        request_timeout=float(raw["REQUEST_TIMEOUT"]),
+        node_channel_capacity=int(raw["NODE_CHANNEL_CAPACITY"]),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from .conf import get_settings
+from .socketio.adapter import Adapter
 from .socketio.server import Client, SocketIOServer
 
 
@@ -23,6 +24,24 @@ class DjangoSocketIOServer(SocketIOServer):
         self.engine_config = settings.engine
         self.connect_timeout = settings.connect_timeout
         self.parser.max_attachments = settings.max_attachments
+
+    def make_adapter(self) -> Adapter:
+        from channels.layers import get_channel_layer
+
+        from .adapter import ChannelLayerAdapter
+
+        settings = get_settings()
+        layer = get_channel_layer(settings.channel_layer) if settings.channel_layer else None
+        if layer is None:
+            return Adapter()
+        return ChannelLayerAdapter(
+            self,
+            layer,
+            heartbeat_interval=settings.node_heartbeat_interval,
+            node_timeout=settings.node_timeout,
+            request_timeout=settings.request_timeout,
+            node_capacity=settings.node_channel_capacity,
+        )
 
     def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         bound = super().bind_handler(method)

@@ -10,6 +10,7 @@ INSTALLED_APPS = [
     "channels",
     "django_socketio",
     "tests.conformance",
+    "tests.multinode",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

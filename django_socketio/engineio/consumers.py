@@ -166,8 +166,11 @@ class PollingConsumer(EngineIOConsumer):
 async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> bytes | None:
     """The request body, or None once it exceeds `limit` bytes (the rest is not read)."""
     length = _header(scope, b"content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        return None
+    if length is not None and length.isascii() and length.isdigit():
+        # Compare lengths first: int() refuses strings of more than 4300 digits.
+        digits = length.lstrip("0")
+        if len(digits) > len(str(limit)) or int(digits or "0") > limit:
+            return None
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -217,7 +220,14 @@ class _WebsocketWriter:
     async def close(self, code: int = 1000) -> None:
         if not self.closed:
             self.closed = True
-            await self._send({"type": "websocket.close", "code": code})
+            try:
+                await self._send({"type": "websocket.close", "code": code})
+            except Exception:
+                if code == 1000:
+                    raise
+                # Daphne (autobahn) lets an application close only with 1000 or
+                # 3000-4999 and raises for 1009: close normally instead of crashing.
+                await self._send({"type": "websocket.close", "code": 1000})
 
 
 class WebsocketConsumer(EngineIOConsumer):

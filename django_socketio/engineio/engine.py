@@ -177,6 +177,7 @@ class Engine:
     async def receive(self, conn: Connection, packets: Iterable[Packet], via: str) -> None:
         """Feed packets that arrived on transport `via`."""
         session = conn.session
+        ponged = False
         for packet in packets:
             try:
                 out = session.receive(packet, self.now(), via)
@@ -185,6 +186,7 @@ class Engine:
                 session.fail(Reason.PARSE_ERROR)
                 break
             if out is None:
+                ponged = ponged or packet.type is PacketType.PONG
                 continue
             if out.type is PacketType.MESSAGE:
                 await self._call(self.handler.on_message, conn.sid, out.data)
@@ -199,6 +201,8 @@ class Engine:
             conn.wake()
         if session.state is State.CLOSED:
             await self._finalize(conn)
+        elif ponged:
+            self._schedule(conn)  # the next ping is due one interval from now, not at the deadline
 
     async def fail(self, conn: Connection, reason: str) -> None:
         """The transport failed (parse error, lost poll, websocket closed)."""

@@ -42,6 +42,7 @@ class Namespace:
         async def on_connect(self, socket, auth): ...       # raise ConnectionRefused to refuse
         async def on_<event>(self, socket, *args): ...      # return value -> the client's ack
         async def on_disconnect(self, socket, reason): ...
+        async def on_server_event(self, event, *args): ...  # from other nodes
 
     `middlewares` lists connection middlewares for this namespace:
     ``async def mw(socket, auth)``, raising `ConnectionRefused` to refuse.
@@ -67,4 +68,8 @@ class Namespace:
         return None
 
     def on_disconnect(self, socket: Any, reason: str) -> Any:
+        return None
+
+    def on_server_event(self, event: str, *args: Any) -> Any:
+        """An event another node sent with `server_side_emit`; the result is its ack."""
         return None

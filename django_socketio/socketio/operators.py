@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .adapter import RemoteSocket
 from .rooms import BroadcastOptions
 
 if TYPE_CHECKING:
@@ -79,18 +80,35 @@ class BroadcastOperator:
         """
         return await self._nsp.broadcast_with_ack(event, args, self._opts, self._timeout)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        return self._nsp.select(self._opts)
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The selected sockets on every node (remote ones as `RemoteSocket`)."""
+        _, *remote = await self._nsp.run("fetch_sockets", self._opts, {})
+        found: list[Socket | RemoteSocket] = list(self._nsp.select(self._opts))
+        found.extend(
+            RemoteSocket(
+                id=d["id"],
+                namespace=d["namespace"],
+                rooms=set(d["rooms"]),
+                data=d["data"],
+                handshake=d["handshake"],
+                nsp=self._nsp,
+            )
+            for answer in remote
+            for d in answer or ()
+        )
+        return found
 
     async def sockets_join(self, room: str | Iterable[str]) -> None:
-        for socket in self._nsp.select(self._opts):
-            await socket.join(room)
+        await self._nsp.run("sockets_join", self._opts, {"rooms": sorted(_rooms(room))})
 
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        for socket in self._nsp.select(self._opts):
-            for name in _rooms(room):
-                await socket.leave(name)
+        await self._nsp.run("sockets_leave", self._opts, {"rooms": sorted(_rooms(room))})
 
     async def disconnect_sockets(self, close: bool = False) -> None:
-        for socket in self._nsp.select(self._opts):
-            await socket.disconnect(close)
+        await self._nsp.run("disconnect_sockets", self._opts, {"close": close})
+
+    def emit_sync(self, event: str, *args: Any) -> None:
+        """`emit` from sync code (a Django view, a signal, a task): no event loop needed."""
+        from asgiref.sync import async_to_sync
+
+        async_to_sync(self.emit)(event, *args)

@@ -99,7 +99,7 @@ class RoomIndex:
         return self.sids.get(sid, set())
 
     def recipients(self, opts: BroadcastOptions) -> Iterator[str]:
-        """Socket ids selected by `opts`, each once: the rooms (or everyone), minus the except-rooms."""
+        """Socket ids selected by `opts`, each once: the rooms (or all), minus the except-rooms."""
         excluded: set[str] = set()
         for room in opts.except_rooms:
             excluded.update(self.rooms.get(room, ()))

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from ..engineio.engine import Engine, EngineConfig, spawn
 from ..engineio.session import Reason
 from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
+from .adapter import Adapter, RemoteSocket
 from .namespace import RESERVED_EVENTS, Namespace
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketType, Parser
@@ -119,6 +120,7 @@ class ServerNamespace:
         self.events: dict[str, Callable[..., Awaitable[Any]]] = {}
         self._on_connect: Callable[..., Awaitable[Any]] | None = None
         self._on_disconnect: Callable[..., Awaitable[Any]] | None = None
+        self._on_server_event: Callable[..., Awaitable[Any]] | None = None
         if handler is not None:
             self.set_handler(handler)
 
@@ -139,6 +141,11 @@ class ServerNamespace:
         self._on_disconnect = (
             bind(handler.on_disconnect)
             if cls.on_disconnect is not Namespace.on_disconnect
+            else None
+        )
+        self._on_server_event = (
+            bind(handler.on_server_event)
+            if cls.on_server_event is not Namespace.on_server_event
             else None
         )
         self.middlewares.extend(handler.middlewares)
@@ -172,12 +179,31 @@ class ServerNamespace:
     async def send(self, *args: Any) -> None:
         await self.emit("message", *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        return self.select(BroadcastOptions())
+    def emit_sync(self, event: str, *args: Any) -> None:
+        """`emit` from sync code: a Django view, a signal handler, a management command."""
+        BroadcastOperator(self).emit_sync(event, *args)
+
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        return await BroadcastOperator(self).fetch_sockets()
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send `event` to this namespace's handler on every other node."""
+        await self.server.adapter.request(
+            self, "server_side_emit", {"event": event, "args": list(args)}
+        )
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Like `server_side_emit`, returning each other node's handler result."""
+        return await self.server.adapter.request(
+            self, "server_side_emit", {"event": event, "args": list(args)}, timeout
+        )
 
     # -- broadcasting -------------------------------------------------------------------
 
     def select(self, opts: BroadcastOptions) -> list[Socket]:
+        """The local sockets `opts` selects."""
         sockets = self.sockets
         return [sockets[sid] for sid in list(self.rooms.recipients(opts)) if sid in sockets]
 
@@ -185,32 +211,105 @@ class ServerNamespace:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
-        for socket in self.select(opts):  # encoded once, written to each
+        await self.deliver(frames, opts)  # encoded once, written to each local recipient
+        if not opts.local:
+            await self.server.adapter.publish(self, frames, opts)
+
+    async def deliver(self, frames: list[str | bytes], opts: BroadcastOptions) -> None:
+        """Write already-encoded frames to the local sockets `opts` selects."""
+        for socket in self.select(opts):
             await socket._send_frames(frames)
 
     async def broadcast_with_ack(
         self, event: str, args: tuple[Any, ...], opts: BroadcastOptions, timeout: float | None
     ) -> list[Any]:
+        if opts.local:
+            responses, complete = await self.local_broadcast_with_ack(event, args, opts, timeout)
+        else:
+            (local, local_done), (remote, remote_done) = await asyncio.gather(
+                self.local_broadcast_with_ack(event, args, opts, timeout),
+                self.server.adapter.broadcast_with_ack(self, event, args, opts, timeout),
+            )
+            responses, complete = local + remote, local_done and remote_done
+        if not complete:
+            raise AckTimeoutError(
+                f"not every client acknowledged {event!r} within {timeout} s", responses
+            )
+        return responses
+
+    async def local_broadcast_with_ack(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        opts: BroadcastOptions,
+        timeout: float | None,
+        on_ack: Callable[[Any], Any] | None = None,
+    ) -> tuple[list[Any], bool]:
+        """Emit to each local recipient with its own ack id: (responses, all arrived)."""
         waits = [await s._emit_expecting_ack(event, args) for s in self.select(opts)]
         futures = [future for _, future in waits]
         if not futures:
-            return []
+            return [], True
+        if on_ack is not None:
+            for future in futures:
+                future.add_done_callback(lambda f: f.cancelled() or on_ack(ack_value(f.result())))
         _, pending = await asyncio.wait(futures, timeout=timeout)
-        responses = [ack_value(f.result()) for f in futures if f.done()]
-        if pending:
-            raise AckTimeoutError(
-                f"{len(pending)} of {len(futures)} clients did not ack {event!r} in {timeout} s",
-                responses,
+        return [ack_value(f.result()) for f in futures if f.done()], not pending
+
+    # -- queries and commands over the selected sockets, on every node -------------------
+
+    async def run(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> list[Any]:
+        """Apply a command here and, unless `local`, on every other node."""
+        results = [await self.run_local(kind, opts, payload)]
+        if not opts.local:
+            results.extend(
+                await self.server.adapter.request(self, kind, {**payload, "opts": opts.to_dict()})
             )
-        return responses
+        return results
+
+    async def run_local(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> Any:
+        """One node's part of a command (also what a remote request runs)."""
+        sockets = self.select(opts)
+        if kind == "fetch_sockets":
+            return [
+                {
+                    "id": s.id,
+                    "namespace": self.name,
+                    "rooms": sorted(s.rooms),
+                    "data": s.data,
+                    "handshake": s.handshake.to_dict(),
+                }
+                for s in sockets
+            ]
+        if kind == "sockets_join":
+            for socket in sockets:
+                await socket.join(payload["rooms"])
+        elif kind == "sockets_leave":
+            for socket in sockets:
+                for room in payload["rooms"]:
+                    await socket.leave(room)
+        elif kind == "disconnect_sockets":
+            for socket in sockets:
+                await socket.disconnect(bool(payload.get("close")))
+        elif kind == "server_side_emit":
+            if self._on_server_event is None:
+                return None
+            return await self._on_server_event(payload["event"], *payload["args"])
+        else:
+            raise ValueError(f"unknown command {kind!r}")
+        return None
 
     # -- rooms (the multi-node adapter hooks in here) ---------------------------------
 
     async def join(self, sid: str, rooms: list[str]) -> None:
-        self.rooms.join(sid, rooms)
+        created = self.rooms.join(sid, rooms)
+        if created:
+            await self.server.adapter.rooms_created(self, created)
 
     async def leave(self, sid: str, rooms: list[str]) -> None:
-        self.rooms.leave(sid, rooms)
+        emptied = self.rooms.leave(sid, rooms)
+        if emptied:
+            await self.server.adapter.rooms_emptied(self, emptied)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -297,8 +396,11 @@ class SocketIOServer:
         engine_config: EngineConfig | None = None,
         connect_timeout: float = 45.0,
         parser: Parser | None = None,
+        adapter: Adapter | None = None,
     ) -> None:
         self.engine_config = engine_config
+        self._adapter = adapter
+        self._adapter_started = False
         self.connect_timeout = connect_timeout
         self.parser: Parser = parser or JSONParser()
         self.namespaces: dict[str, ServerNamespace] = {}
@@ -312,12 +414,28 @@ class SocketIOServer:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self.configure()
-            self._engine = Engine(self, self.engine_config)
-        return self._engine
+            self._setup()
+        return self._engine  # type: ignore[return-value]
+
+    @property
+    def adapter(self) -> Adapter:
+        if self._engine is None:
+            self._setup()
+        return self._adapter  # type: ignore[return-value]
+
+    def _setup(self) -> None:
+        # Lazily, so that building the server (at import) reads no settings.
+        self.configure()
+        if self._adapter is None:
+            self._adapter = self.make_adapter()
+        self._engine = Engine(self, self.engine_config)
 
     def configure(self) -> None:
         """Hook: fill in configuration before the engine starts (reads Django settings)."""
+
+    def make_adapter(self) -> Adapter:
+        """Hook: how this server reaches the other nodes (none by default)."""
+        return Adapter()
 
     def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """Make a handler awaitable; sync handlers run in a worker thread."""
@@ -401,12 +519,23 @@ class SocketIOServer:
     async def emit(self, event: str, *args: Any) -> None:
         await self.of("/").emit(event, *args)
 
+    def emit_sync(self, event: str, *args: Any) -> None:
+        self.of("/").emit_sync(event, *args)
+
     async def send(self, *args: Any) -> None:
         await self.of("/").send(*args)
 
     # -- EngineHandler ------------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Start talking to the other nodes (done before the first connection)."""
+        if not self._adapter_started:
+            self._adapter_started = True
+            await self.adapter.start()
+
     async def on_connect(self, sid: str, scope: dict[str, Any]) -> None:
+        if not self._adapter_started:
+            await self.start()
         client = self.clients[sid] = Client(self, sid, scope)
         loop = asyncio.get_running_loop()
         client.connect_timer = loop.call_later(

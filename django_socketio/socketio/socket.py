@@ -42,6 +42,20 @@ class Handshake:
     xdomain: bool
     scope: dict[str, Any] = field(repr=False, compare=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The serialisable part, as sent to other nodes by `fetch_sockets`."""
+        return {
+            "headers": self.headers,
+            "query": self.query,
+            "auth": self.auth,
+            "address": self.address,
+            "time": self.time,
+            "issued": self.issued,
+            "url": self.url,
+            "secure": self.secure,
+            "xdomain": self.xdomain,
+        }
+
 
 def ack_value(args: list[Any]) -> Any:
     """What awaiting an ack returns: nothing, the one argument, or a tuple of them."""

@@ -1,0 +1,18 @@
+"""Settings for daphne processes that share a Redis: ``REDIS_URL`` names it.
+
+``SIO_TEST_LAYER`` picks the channels-redis layer class (``RedisChannelLayer`` by
+default, or ``channels_redis.pubsub.RedisPubSubChannelLayer``).
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import SOCKETIO
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": os.environ.get("SIO_TEST_LAYER", "channels_redis.core.RedisChannelLayer"),
+        "CONFIG": {"hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")]},
+    }
+}
+SOCKETIO = {**SOCKETIO, "NODE_HEARTBEAT_INTERVAL": 0.5, "NODE_TIMEOUT": 2.0}

@@ -1,0 +1,49 @@
+"""Handlers the multi-node tests drive: rooms, broadcasts, cross-node queries."""
+
+from django_socketio import Namespace, io
+
+
+class Rooms(Namespace):
+    namespace = "/rooms"
+
+    async def on_join(self, socket, rooms):
+        await socket.join(rooms)
+        return sorted(socket.rooms - {socket.id})
+
+    async def on_leave(self, socket, room):
+        await socket.leave(room)
+
+    async def on_bcast(self, socket, spec, *args):
+        """spec: {"to": [...], "except": [...], "from_socket": bool, "event": str}"""
+        target = socket if spec.get("from_socket") else io.of(self.namespace)
+        op = target.to(spec["to"]) if spec.get("to") else (
+            target.broadcast if spec.get("from_socket") else io.of(self.namespace).except_([])
+        )
+        if spec.get("except"):
+            op = op.except_(spec["except"])
+        await op.emit(spec.get("event", "b"), *args)
+        return True
+
+    async def on_bcast_ack(self, socket, room, timeout):
+        try:
+            return {"acks": await io.of(self.namespace).to(room).timeout(timeout).emit_with_ack("ask")}
+        except TimeoutError as exc:
+            return {"timeout": True, "acks": getattr(exc, "responses", [])}
+
+    async def on_fetch(self, socket, room):
+        sockets = await io.of(self.namespace).in_(room).fetch_sockets()
+        return sorted(s.id for s in sockets)
+
+    async def on_kick(self, socket, room):
+        await io.of(self.namespace).in_(room).disconnect_sockets()
+        return True
+
+    async def on_pull(self, socket, room, into):
+        await io.of(self.namespace).in_(room).sockets_join(into)
+        return True
+
+    async def on_server_emit(self, socket, *args):
+        return await io.of(self.namespace).server_side_emit_with_ack("ping-nodes", *args, timeout=2)
+
+    async def on_server_event(self, event, *args):
+        return {"event": event, "args": list(args)}
