@@ -1,1 +1,5 @@
-urlpatterns: list = []
+from django.urls import path
+
+from tests.multinode.views import emit
+
+urlpatterns = [path("emit/", emit)]

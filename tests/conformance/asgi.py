@@ -10,11 +10,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.conformance.settings")
 
-import django
+from django.core.asgi import get_asgi_application
 
-django.setup()
+django_asgi_app = get_asgi_application()  # sets Django up
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from django_socketio.conf import get_settings  # noqa: E402
 from django_socketio.engineio.engine import Engine  # noqa: E402
@@ -41,7 +42,13 @@ echo.engine = engine = Engine(echo, get_settings().engine)
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter([*http_urlpatterns("engine.io", engine), *http_urlpatterns()]),
+        "http": URLRouter(
+            [
+                *http_urlpatterns("engine.io", engine),
+                *http_urlpatterns(),
+                re_path("", django_asgi_app),  # the test views (tests/urls.py)
+            ]
+        ),
         "websocket": URLRouter(
             [*websocket_urlpatterns("engine.io", engine), *websocket_urlpatterns()]
         ),

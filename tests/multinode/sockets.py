@@ -16,9 +16,12 @@ class Rooms(Namespace):
     async def on_bcast(self, socket, spec, *args):
         """spec: {"to": [...], "except": [...], "from_socket": bool, "event": str}"""
         target = socket if spec.get("from_socket") else io.of(self.namespace)
-        op = target.to(spec["to"]) if spec.get("to") else (
-            target.broadcast if spec.get("from_socket") else io.of(self.namespace).except_([])
-        )
+        if spec.get("to"):
+            op = target.to(spec["to"])
+        elif spec.get("from_socket"):
+            op = socket.broadcast
+        else:
+            op = io.of(self.namespace).except_([])
         if spec.get("except"):
             op = op.except_(spec["except"])
         await op.emit(spec.get("event", "b"), *args)
@@ -26,7 +29,8 @@ class Rooms(Namespace):
 
     async def on_bcast_ack(self, socket, room, timeout):
         try:
-            return {"acks": await io.of(self.namespace).to(room).timeout(timeout).emit_with_ack("ask")}
+            operator = io.of(self.namespace).to(room).timeout(timeout)
+            return {"acks": await operator.emit_with_ack("ask")}
         except TimeoutError as exc:
             return {"timeout": True, "acks": getattr(exc, "responses", [])}
 
