@@ -126,6 +126,8 @@ class PollingConsumer(EngineIOConsumer):
             await engine.fail(conn, Reason.PARSE_ERROR)
             raise EngineIOError(ErrorCode.BAD_REQUEST) from None
         await engine.receive(conn, packets, POLLING)
+        if conn.session.reason == Reason.PARSE_ERROR:
+            raise EngineIOError(ErrorCode.BAD_REQUEST)  # a packet with no place in this state
         await _respond(send, 200, b"ok", b"text/html", cors)
 
     async def _poll(self, conn: Connection, engine: Engine, receive, send, cors) -> None:

@@ -182,6 +182,14 @@ class Engine:
             try:
                 out = session.receive(packet, self.now(), via)
             except PacketError as exc:
+                if via != session.transport and conn.probe is not None:
+                    # A failed probe ends the upgrade attempt, not the session.
+                    logger.info("closing the upgrade websocket of %s: %s", conn.sid, exc)
+                    probe, conn.probe = conn.probe, None
+                    session.abort_upgrade()
+                    conn.wake()
+                    await probe.close(1002)
+                    return
                 logger.info("closing session %s: %s", conn.sid, exc)
                 session.fail(Reason.PARSE_ERROR)
                 break
