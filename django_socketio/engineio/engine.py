@@ -101,15 +101,14 @@ class Engine:
         self,
         handler: EngineHandler,
         config: EngineConfig | None = None,
-        clock: Callable[[], float] | None = None,
     ) -> None:
         self.handler = handler
         self.config = config or EngineConfig()
         self.connections: dict[str, Connection] = {}
-        self._clock = clock
 
     def now(self) -> float:
-        return self._clock() if self._clock else asyncio.get_running_loop().time()
+        # The loop's clock, because timers are scheduled with loop.call_at.
+        return asyncio.get_running_loop().time()
 
     # -- opening -----------------------------------------------------------------
 
@@ -152,6 +151,18 @@ class Engine:
         else:
             conn.wake()
         return True
+
+    def writable(self, sid: str) -> bool:
+        """Could a packet go out right now, without waiting in the queue?
+
+        What ``volatile`` broadcasts ask: they skip sessions that are not.
+        """
+        conn = self.connections.get(sid)
+        if conn is None or conn.session.closed:
+            return False
+        if conn.ws is not None:
+            return not conn._flushing
+        return conn.poll is not None and not conn.poll.done()
 
     async def close(self, sid: str, reason: str = Reason.FORCED_CLOSE) -> None:
         """Close a session from the server side, after delivering what is queued."""

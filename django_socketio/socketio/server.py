@@ -217,7 +217,11 @@ class ServerNamespace:
 
     async def deliver(self, frames: list[str | bytes], opts: BroadcastOptions) -> None:
         """Write already-encoded frames to the local sockets `opts` selects."""
-        for socket in self.select(opts):
+        sockets = self.select(opts)
+        if opts.volatile:
+            writable = self.server.engine.writable
+            sockets = [s for s in sockets if writable(s.client.eio_sid)]
+        for socket in sockets:
             await socket._send_frames(frames)
 
     async def broadcast_with_ack(
@@ -358,6 +362,7 @@ class ServerNamespace:
         socket._pending = None
         if not await self._forget(socket):
             return
+        socket._abandon_acks()
         if was_connected and self._on_disconnect is not None:
             try:
                 await self._on_disconnect(socket, reason)
@@ -566,12 +571,8 @@ class SocketIOServer:
                 self.spawn(socket.nsp.dispatch(socket, packet))
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
             socket = client.sockets.get(packet.namespace)
-            callback = socket._acks.pop(packet.id, None) if socket is not None else None
-            if callback is not None:
-                try:
-                    await maybe_await(callback(packet.data))
-                except Exception:
-                    logger.exception("ack callback failed")
+            if socket is not None:
+                await socket._receive_ack(packet.id, packet.data)
         elif ptype is PacketType.CONNECT:
             await self._connect(client, packet)
         elif ptype is PacketType.DISCONNECT:

@@ -84,7 +84,8 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.connected = False
         self._pending: list[str | bytes] | None = []  # frames held back while connecting
-        self._acks: dict[int, Callable[[list[Any]], Any]] = {}
+        # ack id -> a callback, or the future `emit_with_ack` awaits
+        self._acks: dict[int, Callable[[list[Any]], Any] | asyncio.Future[list[Any]]] = {}
         self._ack_ids = itertools.count()
         self._any_listeners: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
@@ -146,7 +147,7 @@ class Socket:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        ack_id = self._register_ack(lambda a: future.done() or future.set_result(a))
+        ack_id = self._register_ack(future)
         await self._emit(event, args, ack_id)
         return ack_id, future
 
@@ -169,10 +170,32 @@ class Socket:
         for listener in self._any_outgoing:
             await maybe_await(listener(event, *args))
 
-    def _register_ack(self, callback: Callable[[list[Any]], Any]) -> int:
+    def _register_ack(
+        self, callback: Callable[[list[Any]], Any] | asyncio.Future[list[Any]]
+    ) -> int:
         ack_id = next(self._ack_ids)
         self._acks[ack_id] = callback
         return ack_id
+
+    async def _receive_ack(self, ack_id: int | None, args: list[Any]) -> None:
+        waiter = self._acks.pop(ack_id, None) if ack_id is not None else None
+        if waiter is None:
+            return
+        if isinstance(waiter, asyncio.Future):
+            if not waiter.done():
+                waiter.set_result(args)
+            return
+        try:
+            await maybe_await(waiter(args))
+        except Exception:
+            logger.exception("ack callback of %r failed", self)
+
+    def _abandon_acks(self) -> None:
+        """The socket is gone: whoever awaits an ack learns it now, not never."""
+        for waiter in self._acks.values():
+            if isinstance(waiter, asyncio.Future) and not waiter.done():
+                waiter.set_exception(ConnectionError(f"{self!r} disconnected"))
+        self._acks.clear()
 
     async def _send_frames(self, frames: list[str | bytes]) -> None:
         if self._pending is not None:
