@@ -1,4 +1,4 @@
-"""Test your Socket.IO handlers from pytest, in process, over the real protocol.
+r"""Test your Socket.IO handlers from pytest, in process, over the real protocol.
 
 `SocketIOCommunicator` is a small Socket.IO client built on Channels'
 `ApplicationCommunicator`: it opens a websocket to the real consumer (by
@@ -8,31 +8,68 @@ your test runs, and sends and receives binary attachments. No server process,
 no network. Because it builds the websocket scope itself, it can put a Django
 user in it (``user=``), as Channels' ``AuthMiddlewareStack`` would.
 
-Example (pytest with pytest-asyncio; add ``@pytest.mark.django_db`` when your
-handlers touch the database)::
+Example: a namespace, and a test for it (pytest with pytest-asyncio)::
 
+    # myapp/sockets.py: found by autodiscover, served by django_socketio.io
+    from django_socketio import Namespace, on
+
+
+    class Main(Namespace):
+        namespace = "/"
+
+        async def on_connect(self, socket, auth):
+            await socket.emit("auth", auth)
+
+        async def on_message(self, socket, *args):
+            await socket.emit("message-back", *args)
+
+        @on("message-with-ack")
+        async def message_with_ack(self, socket, *args):
+            return args  # the ack: a tuple spreads into several arguments
+
+        @on("emit-with-ack")
+        async def emit_with_ack(self, socket, *args):
+            answer = await socket.emit_with_ack("emit-with-ack", *args)
+            await socket.emit("emit-with-ack", answer)
+
+
+    # myapp/tests/test_sockets.py
     from django_socketio.testing import SocketIOCommunicator
 
 
-    async def test_chat(django_user_model):
-        async with SocketIOCommunicator(namespace="/chat", auth={"token": "t"}) as client:
+    async def test_main_namespace():
+        async with SocketIOCommunicator(auth={"token": "t"}) as client:
             connected, error = await client.connect()
             assert connected, error
 
-            # an event, and what the server emits back
-            await client.emit("say", "hello")
+            # what on_connect emitted arrives after CONNECT
             event = await client.receive_event()
-            assert (event.event, event.args) == ("said", ["hello"])
+            assert (event.event, event.args) == ("auth", [{"token": "t"}])
 
-            # an event whose handler returns a value: the ack's arguments, as a list
-            assert await client.emit_with_ack("double", 21) == [42]
+            # an event, and what the server emits back (bytes travel as attachments)
+            await client.emit("message", "hello", b"\x89PNG")
+            event, args = await client.receive_event()
+            assert (event, args) == ("message-back", ["hello", b"\x89PNG"])
 
-            # the server asked for an ack (socket.emit_with_ack): answer it
+            # the handler's return value is the ack; its arguments come back as a list
+            assert await client.emit_with_ack("message-with-ack", 1, {"two": 2}) == [1, {"two": 2}]
+
+            # the server asks this client for an ack: answer it
+            await client.emit("emit-with-ack", "question")
+            asked = await client.receive_event()
+            assert asked.wants_ack
+            await asked.ack("answer")
             event = await client.receive_event()
-            await event.ack("yes")
+            assert (event.event, event.args) == ("emit-with-ack", ["answer"])
 
             assert await client.receive_nothing()
-        # leaving the block disconnects (the server sees "client namespace disconnect")
+        # leaving the block disconnects: on_disconnect gets "client namespace disconnect"
+
+Mark a test whose handlers use the database with
+``@pytest.mark.django_db(transaction=True)``: sync handlers run in a worker
+thread, outside the test's transaction. Pass ``user=`` to connect as a user
+without a login. While a client is open, Channels' ``close_old_connections``
+is skipped, as Channels' own communicators do.
 
 A refused connection returns ``(False, data)`` with the CONNECT_ERROR data the
 server sent, e.g. ``{"message": "Not allowed", "data": {"code": 401}}``.
@@ -58,7 +95,8 @@ headers=None, query=None, path="/socket.io/")``
     it also unpacks: ``event, args = await client.receive_event()``.
     Raises TimeoutError when nothing arrives, `Disconnected` once the server
     has disconnected the namespace or closed the connection (events that
-    arrived before that are still delivered first).
+    arrived before that are still delivered first). The client is strict: an
+    event before CONNECT, or a malformed packet, is raised as `PacketError`.
 ``receive_nothing(timeout=0.1)`` -> True if no event arrived in that time.
 ``disconnect()``
     Disconnects the namespace (the server's ``on_disconnect`` gets ``"client
@@ -78,10 +116,12 @@ Attributes: ``connected``, ``closed``, ``sid`` (the namespace socket id),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 from channels.testing import ApplicationCommunicator
@@ -96,6 +136,41 @@ _END = object()  # in the event queue: nothing follows
 _APP_DONE = object()  # in the application's output queue: the application returned
 
 
+class _OldConnectionsKept:
+    """Keep `channels.db.close_old_connections` from running while a client is open.
+
+    Channels' own `ApplicationCommunicator` does the same while it waits for the
+    application. Sync handlers run through `database_sync_to_async`, which calls it
+    in a worker thread shared by every test; once a test marked ``django_db`` has
+    opened a connection there, the next test without the mark would fail on the
+    mere check of that connection, and a test's database would be closed under
+    it. Reference-counted, so clients may be opened and closed in any order.
+    """
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.patcher: Any = None
+
+    def acquire(self) -> None:
+        if self.users == 0:
+            self.patcher = mock.patch("channels.db.close_old_connections", _no_op)
+            self.patcher.start()
+        self.users += 1
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            self.patcher.stop()
+            self.patcher = None
+
+
+def _no_op(**kwargs: Any) -> None:
+    pass
+
+
+_old_connections_kept = _OldConnectionsKept()
+
+
 class Disconnected(Exception):
     """The namespace was disconnected or the connection closed.
 
@@ -103,7 +178,9 @@ class Disconnected(Exception):
     server disconnected the namespace), ``"transport close"`` (the server
     closed the connection), ``"io client disconnect"`` (this client did),
     ``"websocket refused"`` (closed before it was accepted). `code` is the
-    websocket close code, when the websocket closed.
+    websocket close code, when the websocket closed. (A server that breaks the
+    protocol or crashes raises its own error instead; ``disconnect_reason`` is
+    then ``"parse error"`` or ``"transport error"``.)
     """
 
     def __init__(self, reason: str, code: int | None = None) -> None:
@@ -223,12 +300,17 @@ class SocketIOCommunicator:
         self._reader: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._disconnect_sent = False
+        self._released = False
 
     async def __aenter__(self) -> SocketIOCommunicator:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.disconnect()
+    async def __aexit__(self, exc_type: Any, *exc_info: Any) -> None:
+        if exc_type is None:
+            await self.disconnect()
+            return
+        with contextlib.suppress(Exception):  # the test failed: keep its error the one shown
+            await self.disconnect()
 
     # -- connecting --------------------------------------------------------------
 
@@ -239,6 +321,7 @@ class SocketIOCommunicator:
             self._accepted = loop.create_future()
             self._opened = loop.create_future()
             self._closed_event = asyncio.Event()
+            _old_connections_kept.acquire()
             app = self.communicator.future  # starts the application
             output = self.communicator.output_queue
             app.add_done_callback(lambda _: output.put_nowait(_APP_DONE))
@@ -343,9 +426,13 @@ class SocketIOCommunicator:
             if self._closed_event is not None:
                 self._closed_event.set()
             await self._tell_closed(code)
+        if self._released:
+            return
         try:
             await self.communicator.wait(timeout)  # raises what the application raised
         finally:
+            self._released = True
+            _old_connections_kept.release()
             if not self._reader.done():
                 self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -379,12 +466,12 @@ class SocketIOCommunicator:
             self._disconnect_sent = True
             await self.communicator.input_queue.put({"type": "websocket.disconnect", "code": code})
 
-    def _end(self, error: BaseException) -> None:
+    def _end(self, error: BaseException, reason: str | None = None) -> None:
         """Nothing more will arrive for this namespace: wake every waiter."""
         self.connected = False
         if self.disconnect_reason is not None:
             return
-        self.disconnect_reason = getattr(error, "reason", "transport close")
+        self.disconnect_reason = reason or getattr(error, "reason", "transport close")
         if not isinstance(error, Disconnected):
             self._error = error
         for future in (self._accepted, self._opened, self._connecting, *self._acks.values()):
@@ -401,9 +488,9 @@ class SocketIOCommunicator:
             if message is _APP_DONE:
                 app = self.communicator.future
                 error = None if app.cancelled() else app.exception()
+                if error is not None:  # the application crashed: waiters get its error
+                    self._end(error, "transport error")
                 self._server_closed(self.close_code)
-                if error is not None and self._error is None:
-                    self._error = error
                 return
             kind = message.get("type")
             if kind == "websocket.accept":
@@ -417,8 +504,8 @@ class SocketIOCommunicator:
                 frame = message.get("text")
                 try:
                     await self._on_frame(frame if frame is not None else message.get("bytes"))
-                except PacketError as exc:  # the server broke the protocol: hang up
-                    self._end(exc)
+                except Exception as exc:  # the server broke the protocol: hang up
+                    self._end(exc, "parse error")
                     self._server_closed(1002)
                     await self._tell_closed(1002)
 
@@ -463,6 +550,10 @@ class SocketIOCommunicator:
 
     def _on_packet(self, packet: Packet) -> None:
         ptype = packet.type
+        if self.sid is None and ptype in (PacketType.EVENT, PacketType.ACK):
+            # What the server emits while connecting must wait for CONNECT (the real
+            # client would buffer it; this one flags the server's mistake).
+            raise PacketError(f"{ptype.name} before CONNECT on namespace {self.namespace}")
         if ptype is PacketType.EVENT:
             event, *args = packet.data
             self._events.put_nowait(ReceivedEvent(self, event, args, packet.id))

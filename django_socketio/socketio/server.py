@@ -103,7 +103,9 @@ class Client:
     async def close(self) -> None:
         """Disconnect every namespace, then close the connection."""
         for socket in list(self.sockets.values()):
-            await socket.nsp.remove(socket, DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
+            # DISCONNECT first, as Node does: a client told "io server disconnect" does
+            # not reconnect; one that only sees the transport close does.
+            await socket.disconnect()
         await self.server.engine.close(self.eio_sid)
 
 
@@ -186,6 +188,15 @@ class ServerNamespace:
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         return await BroadcastOperator(self).fetch_sockets()
 
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        await BroadcastOperator(self).sockets_join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        await BroadcastOperator(self).sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await BroadcastOperator(self).disconnect_sockets(close)
+
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send `event` to this namespace's handler on every other node."""
         await self.server.adapter.request(
@@ -211,18 +222,30 @@ class ServerNamespace:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
         frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
-        await self.deliver(frames, opts)  # encoded once, written to each local recipient
+        await self.deliver(frames, opts, event, args)  # encoded once, written to each
         if not opts.local:
             await self.server.adapter.publish(self, frames, opts)
 
-    async def deliver(self, frames: list[str | bytes], opts: BroadcastOptions) -> None:
-        """Write already-encoded frames to the local sockets `opts` selects."""
+    async def deliver(
+        self,
+        frames: list[str | bytes],
+        opts: BroadcastOptions,
+        event: str | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> None:
+        """Write already-encoded frames to the local sockets `opts` selects.
+
+        With `event`, each recipient's ``on_any_outgoing`` listeners hear it too.
+        """
         sockets = self.select(opts)
         if opts.volatile:
             writable = self.server.engine.writable
             sockets = [s for s in sockets if writable(s.client.eio_sid)]
         for socket in sockets:
             await socket._send_frames(frames)
+            if event is not None:
+                for listener in socket._any_outgoing:
+                    await maybe_await(listener(event, *args))
 
     async def broadcast_with_ack(
         self, event: str, args: tuple[Any, ...], opts: BroadcastOptions, timeout: float | None
@@ -250,15 +273,25 @@ class ServerNamespace:
         on_ack: Callable[[Any], Any] | None = None,
     ) -> tuple[list[Any], bool]:
         """Emit to each local recipient with its own ack id: (responses, all arrived)."""
-        waits = [await s._emit_expecting_ack(event, args) for s in self.select(opts)]
-        futures = [future for _, future in waits]
+        waits = [(s, *await s._emit_expecting_ack(event, args)) for s in self.select(opts)]
+        futures = [future for _, _, future in waits]
         if not futures:
             return [], True
+
+        def acked(f: asyncio.Future[list[Any]]) -> bool:
+            # A recipient that disconnected fails its future: no ack from it, not an error.
+            return not f.cancelled() and f.exception() is None
+
         if on_ack is not None:
             for future in futures:
-                future.add_done_callback(lambda f: f.cancelled() or on_ack(ack_value(f.result())))
-        _, pending = await asyncio.wait(futures, timeout=timeout)
-        return [ack_value(f.result()) for f in futures if f.done()], not pending
+                future.add_done_callback(lambda f: acked(f) and on_ack(ack_value(f.result())))
+        await asyncio.wait(futures, timeout=timeout)
+        for socket, ack_id, future in waits:
+            if not future.done():  # timed out: forget the ack id, ignore a late answer
+                socket._acks.pop(ack_id, None)
+                future.cancel()
+        responses = [ack_value(f.result()) for f in futures if acked(f)]
+        return responses, len(responses) == len(futures)
 
     # -- queries and commands over the selected sockets, on every node -------------------
 

@@ -272,14 +272,15 @@ class TimedSocket:
         return await self.socket.emit_with_ack(event, *args, timeout=self.seconds)
 
     async def emit(self, event: str, *args: Any, callback: Callable[..., Any]) -> None:
-        """Node-style: ``callback(err, *ack_args)``; `err` is an AckTimeoutError or None."""
+        """Node-style: ``callback(err, *ack_args)``; `err` is None, an AckTimeoutError, or a
+        ConnectionError if the socket disconnected first."""
         socket = self.socket
         ack_id, future = await socket._emit_expecting_ack(event, args)
 
         async def wait() -> None:
             try:
                 values = await socket._wait_ack(event, ack_id, future, self.seconds)
-            except AckTimeoutError as exc:
+            except (AckTimeoutError, ConnectionError) as exc:
                 await maybe_await(callback(exc))
             else:
                 await maybe_await(callback(None, *values))
