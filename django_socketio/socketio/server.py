@@ -560,6 +560,21 @@ class SocketIOServer:
     def emit_sync(self, event: str, *args: Any) -> None:
         self.of("/").emit_sync(event, *args)
 
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        return await self.of("/").fetch_sockets()
+
+    async def sockets_join(self, room: str | Iterable[str]) -> None:
+        await self.of("/").sockets_join(room)
+
+    async def sockets_leave(self, room: str | Iterable[str]) -> None:
+        await self.of("/").sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self.of("/").disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        await self.of("/").server_side_emit(event, *args)
+
     async def send(self, *args: Any) -> None:
         await self.of("/").send(*args)
 
