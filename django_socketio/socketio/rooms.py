@@ -80,19 +80,8 @@ class RoomIndex:
             if not members:
                 del self.rooms[room]
                 emptied.append(room)
-        return emptied
-
-    def leave_all(self, sid: str) -> list[str]:
-        rooms = self.sids.pop(sid, set())
-        emptied = []
-        for room in rooms:
-            members = self.rooms.get(room)
-            if members is None:
-                continue
-            members.discard(sid)
-            if not members:
-                del self.rooms[room]
-                emptied.append(room)
+        if mine is not None and not mine:
+            del self.sids[sid]  # a socket in no room is not in the index at all
         return emptied
 
     def rooms_of(self, sid: str) -> set[str]:
