@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..exceptions import EngineIOError, ErrorCode
-from .session import POLLING, WEBSOCKET
+from .session import WEBSOCKET
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +32,19 @@ def parse_request(
 ) -> Request:
     """Validate one HTTP request or websocket connect against Engine.IO v4."""
     transport = query.get("transport")
-    if transport not in transports or (transport == WEBSOCKET) != websocket:
-        # A websocket connect must say transport=websocket; a plain HTTP request
-        # can only be polling.
+    if transport not in transports:
         raise EngineIOError(ErrorCode.UNKNOWN_TRANSPORT)
     sid = query.get("sid") or None
+    # An HTTP request can only poll and a websocket connect must say websocket: the
+    # reference server calls both mistakes a bad request (transport mismatch).
+    mismatch = (transport == WEBSOCKET) != websocket
     if sid is None:
         if method != "GET":
             raise EngineIOError(ErrorCode.BAD_HANDSHAKE_METHOD)
+        if mismatch:
+            raise EngineIOError(ErrorCode.BAD_REQUEST)
         if query.get("EIO") != "4":
             raise EngineIOError(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
-    elif not websocket and method not in ("GET", "POST"):
+    elif mismatch or (not websocket and method not in ("GET", "POST")):
         raise EngineIOError(ErrorCode.BAD_REQUEST)
-    return Request(transport=transport or POLLING, sid=sid, method=method)
+    return Request(transport=transport, sid=sid, method=method)

@@ -18,9 +18,12 @@ BAD_REQUESTS = [
     ("GET", b"EIO=4&transport=flash", False, BOTH, ErrorCode.UNKNOWN_TRANSPORT),
     ("GET", b"EIO=4&transport=Polling", False, BOTH, ErrorCode.UNKNOWN_TRANSPORT),
     ("GET", b"EIO=4&transport=webtransport", False, BOTH, ErrorCode.UNKNOWN_TRANSPORT),
-    # An HTTP request can only be polling; a websocket connect must say websocket.
-    ("GET", b"EIO=4&transport=websocket", False, BOTH, ErrorCode.UNKNOWN_TRANSPORT),
-    ("GET", b"EIO=4&transport=polling", True, BOTH, ErrorCode.UNKNOWN_TRANSPORT),
+    # An HTTP request can only be polling; a websocket connect must say websocket
+    # (the reference server: TRANSPORT_HANDSHAKE_ERROR / TRANSPORT_MISMATCH).
+    ("GET", b"EIO=4&transport=websocket", False, BOTH, ErrorCode.BAD_REQUEST),
+    ("GET", b"EIO=4&transport=polling", True, BOTH, ErrorCode.BAD_REQUEST),
+    ("GET", b"EIO=4&transport=websocket&sid=abc", False, BOTH, ErrorCode.BAD_REQUEST),
+    ("POST", b"EIO=4&transport=websocket&sid=abc", False, BOTH, ErrorCode.BAD_REQUEST),
     # A transport the server does not offer.
     ("GET", b"EIO=4&transport=websocket", True, ("polling",), ErrorCode.UNKNOWN_TRANSPORT),
     ("GET", b"EIO=4&transport=polling", False, ("websocket",), ErrorCode.UNKNOWN_TRANSPORT),

@@ -1,0 +1,229 @@
+"""End-to-end fixtures: the conformance server as a real process, and official Node clients.
+
+`server` starts ``tests.conformance.asgi:application`` (Engine.IO echo at ``/engine.io/``,
+pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000) under daphne and under
+uvicorn, once per session each, and yields a `Server` (base `url`, `ws_url`, `kind`).
+A failing test gets the server's log attached to its report, and a test during which
+the server logged a traceback fails. `run_node` runs a script of ``tests/e2e/js/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import require_or_skip
+
+from .helpers import WAIT
+
+ROOT = Path(__file__).resolve().parents[2]
+JS_DIR = Path(__file__).resolve().parent / "js"
+NODE_MODULES = ROOT / "node_modules"
+SERVERS = ("daphne", "uvicorn")
+START_TIMEOUT = 20.0
+
+
+@dataclass
+class Server:
+    kind: str
+    url: str  # http://127.0.0.1:PORT, no trailing slash
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+    checked: int = 0  # how much of the log was searched for tracebacks
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[4:]
+
+    def log_text(self, limit: int = 20_000, start: int = 0) -> str:
+        self.log.flush()
+        text = Path(self.log.name).read_bytes()[start:].decode("utf-8", "replace")
+        return text[-limit:]
+
+    def log_size(self) -> int:
+        self.log.flush()
+        return Path(self.log.name).stat().st_size
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _command(kind: str, port: int) -> list[str]:
+    app = "tests.conformance.asgi:application"
+    if kind == "daphne":
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        app,
+    ]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/engine.io/?EIO=4&transport=polling", timeout=2) as r:
+            return r.status == 200 and r.read(1) == b"0"
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _start(kind: str) -> Server:
+    """Start `kind` on a free port and wait until it answers; fail with its log if it won't."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.conformance.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for attempt in range(3):  # the free port may be taken before the server binds it
+        port = _free_port()
+        log = tempfile.NamedTemporaryFile(prefix=f"e2e-{kind}-", suffix=".log")  # noqa: SIM115
+        process = subprocess.Popen(
+            _command(kind, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        srv = Server(kind, f"http://127.0.0.1:{port}", process, log)
+        deadline = time.monotonic() + START_TIMEOUT
+        while process.poll() is None and time.monotonic() < deadline:
+            if _answers(srv.url):
+                return srv
+            time.sleep(0.1)
+        _stop(process)
+        text = srv.log_text()
+        log.close()
+        if attempt == 2 or "address already in use" not in text.lower():
+            pytest.fail(f"{kind} did not start on port {port}:\n{text}", pytrace=False)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A conformance server process (daphne, then uvicorn): its `url`, `ws_url`, `kind`."""
+    kind = request.param
+    try:
+        __import__(kind)
+    except ImportError:
+        require_or_skip(f"{kind} is not installed")
+    srv = _start(kind)
+    try:
+        yield srv
+    finally:
+        _stop(srv.process)
+        srv.log.close()
+
+
+@pytest.fixture
+async def http() -> Any:
+    """An aiohttp session for raw Engine.IO requests."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def _server_did_not_crash(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which the server logged a traceback (an application error)."""
+    srv = request.getfixturevalue("server") if "server" in request.fixturenames else None
+    yield
+    if isinstance(srv, Server) and not srv.log.closed:
+        start, srv.checked = srv.checked, srv.log_size()
+        new = srv.log_text(start=start)
+        if "Traceback" in new:
+            pytest.fail(f"the {srv.kind} server logged an error:\n{new[-8000:]}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the server's log to the report of a failing test that used one."""
+    report = yield
+    srv = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(srv, Server) and not srv.log.closed:
+        report.sections.append((f"{srv.kind} server log (tail)", srv.log_text(8_000)))
+    return report
+
+
+# -- Node ----------------------------------------------------------------------
+
+
+def _node_ready() -> str:
+    node = shutil.which("node")
+    if node is None:
+        require_or_skip("node is not installed")
+    if not (NODE_MODULES / "engine.io-client").is_dir():
+        require_or_skip("node_modules is missing: run `npm ci` at the repository root")
+    return node  # type: ignore[return-value]
+
+
+@pytest.fixture
+def run_node() -> Callable[..., list[dict[str, Any]]]:
+    """``run_node("script", url, *args, timeout=20)``: run ``tests/e2e/js/script.mjs``.
+
+    The script prints one JSON object per line; they come back as a list. A non-zero
+    exit or a hang (the timeout) fails the test with the script's output.
+    """
+    node = _node_ready()
+
+    def run(script: str, *args: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+        path = JS_DIR / f"{script}.mjs"
+        try:
+            done = subprocess.run(
+                [node, str(path), *args],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(
+                f"{script}.mjs timed out after {timeout}s\nstdout:\n{exc.stdout}\n"
+                f"stderr:\n{exc.stderr}",
+                pytrace=False,
+            )
+        if done.returncode != 0:
+            pytest.fail(
+                f"{script}.mjs exited {done.returncode}\nstdout:\n{done.stdout}\n"
+                f"stderr:\n{done.stderr}",
+                pytrace=False,
+            )
+        lines = []
+        for line in done.stdout.splitlines():
+            if line.strip():
+                try:
+                    lines.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pytest.fail(f"{script}.mjs printed a non-JSON line: {line!r}")
+        return lines
+
+    return run
