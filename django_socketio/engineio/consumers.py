@@ -208,6 +208,14 @@ class _WebsocketWriter:
         self._send = send
         self.closed = False
 
+    async def send_message(self, data: str | bytes) -> None:
+        if self.closed:
+            return
+        if type(data) is str:
+            await self._send({"type": "websocket.send", "text": "4" + data})
+        else:
+            await self._send({"type": "websocket.send", "bytes": data})
+
     async def send_packets(self, packets: list[Packet]) -> None:
         send = self._send
         for packet in packets:
@@ -262,6 +270,7 @@ class WebsocketConsumer(EngineIOConsumer):
 
     async def _receive_loop(self, conn, engine: Engine, writer, receive, limit: int) -> None:
         receive_packets = engine.receive
+        deliver = engine.deliver
         while True:
             message = await receive()
             if message["type"] != "websocket.receive":
@@ -278,6 +287,11 @@ class WebsocketConsumer(EngineIOConsumer):
                 await writer.close(1009)
                 await self._lost(conn, engine, writer, Reason.TRANSPORT_ERROR)
                 return
+            if conn.ws is writer and (type(frame) is bytes or frame[:1] == "4"):
+                # The hot path: a message on the session's own transport needs no state
+                # machine (nothing else in the packet changes the session's state).
+                await deliver(conn, frame if type(frame) is bytes else frame[1:])
+                continue
             try:
                 packet = decode(frame)
             except PacketError:

@@ -41,6 +41,7 @@ class EngineHandler(Protocol):
 
 
 class WebsocketWriter(Protocol):
+    async def send_message(self, data: str | bytes) -> None: ...
     async def send_packets(self, packets: list[Packet]) -> None: ...
     async def close(self, code: int = 1000) -> None: ...
 
@@ -144,7 +145,23 @@ class Engine:
     async def send(self, sid: str, data: str | bytes) -> bool:
         """Send one MESSAGE; False if the session is gone."""
         conn = self.connections.get(sid)
-        if conn is None or not conn.session.send(Packet(PacketType.MESSAGE, data)):
+        if conn is None:
+            return False
+        session = conn.session
+        ws = conn.ws
+        if ws is not None and not conn._flushing and not session.queue and not session.closed:
+            # The hot path: nothing waits ahead of this message, so it goes straight out.
+            conn._flushing = True
+            try:
+                await ws.send_message(data)
+            except Exception:
+                logger.debug("websocket write failed for %s", sid, exc_info=True)
+            finally:
+                conn._flushing = False
+            if session.queue:  # queued by others while this write was suspended
+                await conn.flush()
+            return True
+        if not session.send(Packet(PacketType.MESSAGE, data)):
             return False
         if conn.ws is not None:
             await conn.flush()
@@ -222,6 +239,11 @@ class Engine:
             await self._finalize(conn)
         elif ponged:
             self._schedule(conn)  # the next ping is due one interval from now, not at the deadline
+
+    async def deliver(self, conn: Connection, data: str | bytes) -> None:
+        """A MESSAGE that arrived on the session's current transport."""
+        if conn.session.state is not State.CLOSED:
+            await self._call(self.handler.on_message, conn.sid, data)
 
     async def fail(self, conn: Connection, reason: str) -> None:
         """The transport failed (parse error, lost poll, websocket closed)."""

@@ -1,0 +1,1 @@
+"""The bench app on django_socketio: a tiny Django project (settings, asgi, sockets)."""

@@ -1,0 +1,43 @@
+"""Settings of the bench project: as small as a Django project gets.
+
+Single process: ``SOCKETIO["CHANNEL_LAYER"] = None`` (no layer at all). With
+``REDIS_URL`` set (the multi-process scenario), rooms and broadcasts span processes
+through channels-redis' ``RedisChannelLayer``.
+
+``BENCH_AUTH=1`` installs ``django.contrib.auth`` and ``sessions``, so every connection
+also loads its Django user and session (as in a typical project).
+"""
+
+import os
+
+SECRET_KEY = "bench-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = ["channels", "django_socketio", "ours"]
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "ours.urls"
+DATABASES: dict[str, dict[str, str]] = {}
+USE_TZ = True
+ASGI_APPLICATION = "ours.asgi.application"
+
+if os.environ.get("BENCH_AUTH") == "1":
+    INSTALLED_APPS = [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        *INSTALLED_APPS,
+    ]
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+REDIS_URL = os.environ.get("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    SOCKETIO = {"CHANNEL_LAYER": "default"}
+else:
+    SOCKETIO = {"CHANNEL_LAYER": None}
