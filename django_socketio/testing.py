@@ -119,6 +119,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from base64 import b64decode
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from unittest import mock
@@ -541,6 +542,8 @@ class SocketIOCommunicator:
                 return
             elif kind in ("3", "6"):
                 return
+            elif kind == "b":  # an empty (or base64) binary message
+                packet = self._decoder.feed(b64decode(data))
             else:
                 raise PacketError(f"unexpected Engine.IO packet {frame[:20]!r}")
         else:

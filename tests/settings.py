@@ -11,6 +11,7 @@ INSTALLED_APPS = [
     "django_socketio",
     "tests.conformance",
     "tests.multinode",
+    "tests.sioapp",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -42,6 +42,13 @@ class _Disconnected(Exception):
     pass
 
 
+def _default_engine() -> Engine:
+    """The engine of the project's Socket.IO server, `django_socketio.io`."""
+    from ..server import io
+
+    return io.engine
+
+
 class EngineIOConsumer(AsyncConsumer):
     """Shared set-up: which engine, which settings. Pass them to ``as_asgi()``."""
 
@@ -57,9 +64,7 @@ class EngineIOConsumer(AsyncConsumer):
     def get_engine(self) -> Engine:
         engine = self.engine
         if engine is None:
-            from ..server import io  # the default: the Socket.IO server's engine
-
-            return io.engine
+            return _default_engine()
         return engine if isinstance(engine, Engine) else engine()
 
     def get_settings(self) -> Settings:
@@ -208,24 +213,22 @@ class _WebsocketWriter:
         self._send = send
         self.closed = False
 
-    async def send_message(self, data: str | bytes) -> None:
+    async def send_frame(self, frame: str | bytes) -> None:
+        """One encoded Engine.IO packet as one websocket message."""
         if self.closed:
             return
-        if type(data) is str:
-            await self._send({"type": "websocket.send", "text": "4" + data})
+        if type(frame) is str:
+            await self._send({"type": "websocket.send", "text": frame})
+        elif frame:
+            await self._send({"type": "websocket.send", "bytes": frame})
         else:
-            await self._send({"type": "websocket.send", "bytes": data})
+            # Daphne sends nothing for empty bytes; "b" (base64 of nothing) is the same
+            # empty binary message to every Engine.IO client.
+            await self._send({"type": "websocket.send", "text": "b"})
 
     async def send_packets(self, packets: list[Packet]) -> None:
-        send = self._send
         for packet in packets:
-            frame = encode(packet)
-            if self.closed:
-                return
-            if type(frame) is str:
-                await send({"type": "websocket.send", "text": frame})
-            else:
-                await send({"type": "websocket.send", "bytes": frame})
+            await self.send_frame(encode(packet))
 
     async def close(self, code: int = 1000) -> None:
         if not self.closed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError
@@ -25,11 +25,16 @@ Scope = dict[str, Any]
 _background: set[asyncio.Future[Any]] = set()
 
 
-def spawn(coro: Awaitable[Any]) -> None:
+def spawn(coro: Coroutine[Any, Any, Any]) -> None:
     """Run `coro` in the background, keeping a reference until it is done."""
-    task = asyncio.ensure_future(coro)
+    task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)
     task.add_done_callback(_background.discard)
+
+
+def message_frames(messages: list[str | bytes]) -> list[str | bytes]:
+    """MESSAGE packets encoded for a websocket, once for any number of sessions."""
+    return [m if type(m) is bytes else "4" + m for m in messages]
 
 
 class EngineHandler(Protocol):
@@ -41,7 +46,7 @@ class EngineHandler(Protocol):
 
 
 class WebsocketWriter(Protocol):
-    async def send_message(self, data: str | bytes) -> None: ...
+    async def send_frame(self, frame: str | bytes) -> None: ...
     async def send_packets(self, packets: list[Packet]) -> None: ...
     async def close(self, code: int = 1000) -> None: ...
 
@@ -71,6 +76,19 @@ class Connection:
                 spawn(self.flush())
         elif self.poll is not None and not self.poll.done():
             self.poll.set_result(None)
+
+    async def write_through(self, ws: WebsocketWriter, frames: Iterable[str | bytes]) -> None:
+        """Write encoded frames with nothing queued ahead; what others queue meanwhile follows."""
+        self._flushing = True
+        try:
+            for frame in frames:
+                await ws.send_frame(frame)
+        except Exception:
+            logger.debug("websocket write failed for %s", self.sid, exc_info=True)
+        finally:
+            self._flushing = False
+        if self.session.queue:
+            await self.flush()
 
     async def flush(self) -> None:
         """Write the queue to the websocket, in order, however many callers race here."""
@@ -151,15 +169,7 @@ class Engine:
         ws = conn.ws
         if ws is not None and not conn._flushing and not session.queue and not session.closed:
             # The hot path: nothing waits ahead of this message, so it goes straight out.
-            conn._flushing = True
-            try:
-                await ws.send_message(data)
-            except Exception:
-                logger.debug("websocket write failed for %s", sid, exc_info=True)
-            finally:
-                conn._flushing = False
-            if session.queue:  # queued by others while this write was suspended
-                await conn.flush()
+            await conn.write_through(ws, ("4" + data,) if type(data) is str else (data,))
             return True
         if not session.send(Packet(PacketType.MESSAGE, data)):
             return False
@@ -167,6 +177,23 @@ class Engine:
             await conn.flush()
         else:
             conn.wake()
+        return True
+
+    async def send_many(
+        self, sid: str, messages: list[str | bytes], frames: list[str | bytes]
+    ) -> bool:
+        """Send several MESSAGEs; `frames` is `message_frames(messages)`, shared by a broadcast."""
+        conn = self.connections.get(sid)
+        if conn is None:
+            return False
+        session = conn.session
+        ws = conn.ws
+        if ws is not None and not conn._flushing and not session.queue and not session.closed:
+            await conn.write_through(ws, frames)
+            return True
+        for message in messages:
+            if not await self.send(sid, message):
+                return False
         return True
 
     def writable(self, sid: str) -> bool:
@@ -227,8 +254,12 @@ class Engine:
             if out.type is PacketType.MESSAGE:
                 await self._call(self.handler.on_message, conn.sid, out.data)
             elif conn.probe is not None:  # PONG probe: answer on the probing websocket
-                await conn.probe.send_packets([out])
-                conn.wake()  # a pending poll now gets NOOP
+                probe = conn.probe
+                try:
+                    await probe.send_packets([out])
+                except Exception:  # the probe went away already: stay on polling
+                    self.probe_closed(conn, probe)
+                conn.wake()  # a pending poll now gets NOOP (or, after a failed probe, data)
         if via == WEBSOCKET and conn.probe is not None and session.transport == WEBSOCKET:
             conn.ws, conn.probe = conn.probe, None
             conn.wake()  # the pending poll, if any, ends before the writer switches

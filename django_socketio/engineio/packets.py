@@ -65,11 +65,21 @@ _DIGITS = {t: str(t.value) for t in PacketType}
 
 
 def decode(frame: str | bytes) -> Packet:
-    """Decode one websocket frame (str: text packet, bytes: binary MESSAGE)."""
+    """Decode one websocket frame or payload part.
+
+    str: a text packet, or ``b`` + base64 for a binary MESSAGE (how polling carries
+    binary, and how engine.io-parser accepts it on any transport); bytes: a binary
+    MESSAGE.
+    """
     if isinstance(frame, bytes):
         return Packet(PacketType.MESSAGE, frame)
     if not frame:
         raise PacketError("empty packet")
+    if frame[0] == "b":
+        try:
+            return Packet(PacketType.MESSAGE, b64decode(frame[1:].encode("ascii"), validate=True))
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise PacketError("invalid base64 in binary packet") from None
     try:
         ptype = _TYPES[frame[0]]
     except KeyError:
@@ -98,14 +108,4 @@ def decode_payload(payload: str, max_packets: int = 0) -> list[Packet]:
     parts = payload.split(SEPARATOR)
     if max_packets and len(parts) > max_packets:
         raise PacketError(f"payload holds more than {max_packets} packets")
-    packets = []
-    for part in parts:
-        if part[:1] == "b":
-            try:
-                data = b64decode(part[1:].encode("ascii"), validate=True)
-            except (binascii.Error, UnicodeEncodeError, ValueError):
-                raise PacketError("invalid base64 in binary packet") from None
-            packets.append(Packet(PacketType.MESSAGE, data))
-        else:
-            packets.append(decode(part))
-    return packets
+    return [decode(part) for part in parts]

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..engineio.engine import Engine, EngineConfig, spawn
+from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
 from ..engineio.session import Reason
 from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
 from .adapter import Adapter, RemoteSocket
@@ -241,8 +241,9 @@ class ServerNamespace:
         if opts.volatile:
             writable = self.server.engine.writable
             sockets = [s for s in sockets if writable(s.client.eio_sid)]
+        encoded = message_frames(frames)  # once, for every websocket recipient
         for socket in sockets:
-            await socket._send_frames(frames)
+            await socket._send_frames(frames, encoded)
             if event is not None:
                 for listener in socket._any_outgoing:
                     await maybe_await(listener(event, *args))

@@ -197,13 +197,20 @@ class Socket:
                 waiter.set_exception(ConnectionError(f"{self!r} disconnected"))
         self._acks.clear()
 
-    async def _send_frames(self, frames: list[str | bytes]) -> None:
+    async def _send_frames(
+        self, frames: list[str | bytes], encoded: list[str | bytes] | None = None
+    ) -> None:
+        """Send Socket.IO frames; `encoded` is them as Engine.IO frames, shared by a broadcast."""
         if self._pending is not None:
             self._pending.extend(frames)
             return
         if not self.connected:
             return
-        send = self.nsp.server.engine.send
+        engine = self.nsp.server.engine
+        if encoded is not None:
+            await engine.send_many(self.client.eio_sid, frames, encoded)
+            return
+        send = engine.send
         sid = self.client.eio_sid
         for frame in frames:
             await send(sid, frame)

@@ -125,6 +125,12 @@ def test_decode_payload(packets, payload):
     assert decode_payload(payload) == packets
 
 
+def test_a_base64_text_frame_is_a_binary_message_like_engine_io_parser_reads_it():
+    # Servers send an empty binary message this way (daphne sends no frame for b"").
+    assert decode("bAQIDBA==") == Packet(PacketType.MESSAGE, b"\x01\x02\x03\x04")
+    assert decode("b") == Packet(PacketType.MESSAGE, b"")
+
+
 def test_encode_empty_payload_is_empty():
     assert encode_payload([]) == ""
 
@@ -135,7 +141,8 @@ MALFORMED_FRAMES = [
     ("9hello", "unknown packet type '9'"),
     ("x", "unknown packet type 'x'"),
     (" 4hello", "unknown packet type ' '"),
-    ("bAQIDBA==", "unknown packet type 'b'"),  # base64 is for payloads only
+    ("b!!!", "invalid base64 in binary packet"),
+    ("bAQ", "invalid base64 in binary packet"),
     ("٤hello", "unknown packet type '٤'"),  # a digit, but not an ASCII one
     ("\x1e4a", "unknown packet type '\\x1e'"),
 ]

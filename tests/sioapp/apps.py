@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SioAppConfig(AppConfig):
+    name = "tests.sioapp"
+    label = "sioapp"

@@ -1,0 +1,99 @@
+"""Extra namespaces for the Socket.IO end-to-end tests (tests/e2e/test_socketio_*.py).
+
+``/refuse`` refuses every connection; ``/mw`` lets in only ``auth={"token": "ok"}`` (a
+namespace middleware); ``/dyn-<digits>`` is a dynamic namespace that says ``hello`` with
+its name; ``/ops`` has events for acks both ways, ack timeouts, binary data, rooms,
+server-side disconnects, and records every disconnect reason (`last-reasons` reads them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, on
+
+#: The latest disconnects of /ops: {"id": socket id, "reason": reason}; newest last.
+REASONS: list[dict[str, str]] = []
+MAX_REASONS = 500
+
+
+class Refuse(Namespace):
+    namespace = "/refuse"
+
+    async def on_connect(self, socket, auth):
+        raise ConnectionRefused("not allowed", {"code": 401})
+
+
+class Dynamic(Namespace):
+    namespace = re.compile(r"^/dyn-\d+$")
+
+    async def on_connect(self, socket, auth):
+        await socket.emit("hello", socket.namespace)
+
+
+async def require_token(socket, auth):
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if token != "ok":
+        raise ConnectionRefused("bad token", {"code": 403, "token": token})
+
+
+class Middleware(Namespace):
+    namespace = "/mw"
+    middlewares = [require_token]
+
+    async def on_connect(self, socket, auth):
+        await socket.emit("welcome", auth)
+
+
+def _shape(value: Any) -> Any:
+    """What the server decoded, by type: bytes as {"bytes": hex}, containers walked."""
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    return value
+
+
+class Ops(Namespace):
+    namespace = "/ops"
+
+    @on("ask-timeout")
+    async def ask_timeout(self, socket):
+        try:
+            await socket.timeout(0.3).emit_with_ack("no-answer")
+        except AckTimeoutError:
+            return "timeout"
+        return "answered"
+
+    async def on_ask(self, socket, *args):
+        """Ask the client `question` with `args`; acknowledge with what it answered."""
+        answer = await socket.emit_with_ack("question", *args)
+        return {"answer": list(answer) if isinstance(answer, tuple) else answer}
+
+    async def on_kick(self, socket):
+        await socket.disconnect()
+
+    async def on_binary(self, socket, *args):
+        """Emit `bin` with bytes nested in a structure; acknowledge with what arrived."""
+        await socket.emit("bin", {"data": b"\x00\x01", "list": [b"\xff"]})
+        return {"received": _shape(list(args)), "echo": list(args), "extra": [b"\x02\x03"]}
+
+    async def on_join(self, socket, room):
+        await socket.join(room)
+        return sorted(socket.rooms - {socket.id})
+
+    @on("to-room")
+    async def to_room(self, socket, room, *args):
+        await socket.to(room).emit("room-message", *args)
+        return True
+
+    @on("last-reasons")
+    async def last_reasons(self, socket):
+        return REASONS
+
+    async def on_disconnect(self, socket, reason):
+        REASONS.append({"id": socket.id, "reason": reason})
+        del REASONS[:-MAX_REASONS]
