@@ -6,8 +6,9 @@
     from django_socketio.routing import socketio_application
     application = socketio_application(django_asgi_app)
 
-or, to compose with other Channels routes, put `http_urlpatterns()` and
-`websocket_urlpatterns()` in your own `URLRouter`s.
+To keep other Channels websocket routes, pass them as
+``socketio_application(django_asgi_app, websocket_fallback=URLRouter([...]))``; or
+put `http_urlpatterns()` and `websocket_urlpatterns()` in your own `URLRouter`s.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import re_path
 
 from .conf import Settings, get_settings
@@ -42,11 +42,67 @@ def websocket_urlpatterns(
     return [re_path(_pattern(path), WebsocketConsumer.as_asgi(engine=engine, settings=settings))]
 
 
-def socketio_application(django_asgi_app: Any = None) -> ProtocolTypeRouter:
-    """Socket.IO at its path; every other HTTP request goes to Django."""
-    http = list(http_urlpatterns())
-    if django_asgi_app is not None:
-        http.append(re_path(r"", django_asgi_app))
-    return ProtocolTypeRouter(
-        {"http": URLRouter(http), "websocket": URLRouter(websocket_urlpatterns())}
-    )
+class SocketIOApplication:
+    """Socket.IO at its path; other HTTP requests to `fallback` (your Django app).
+
+    A path comparison instead of a URL router, and one consumer instance for every
+    connection (the consumers keep no per-connection state on themselves): routing
+    is paid on every polling request, so it should cost nothing. Websockets to other
+    paths go to `websocket_fallback` (e.g. your Channels `URLRouter`), or are refused.
+    The ASGI lifespan protocol (uvicorn) starts the cross-process adapter at startup.
+    """
+
+    def __init__(
+        self,
+        fallback: Any = None,
+        *,
+        websocket_fallback: Any = None,
+        path: str | None = None,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        path = (path if path is not None else (settings or get_settings()).path).strip("/")
+        self.paths = frozenset({f"/{path}", f"/{path}/"})
+        self.fallback = fallback
+        self.websocket_fallback = websocket_fallback
+        self.polling = PollingConsumer(engine=engine, settings=settings)
+        self.websocket = WebsocketConsumer(engine=engine, settings=settings)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if scope["path"] in self.paths:
+                return await self.polling(scope, receive, send)
+            if self.fallback is not None:
+                return await self.fallback(scope, receive, send)
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"Not Found"})
+        elif kind == "websocket":
+            if scope["path"] in self.paths:
+                return await self.websocket(scope, receive, send)
+            if self.websocket_fallback is not None:
+                return await self.websocket_fallback(scope, receive, send)
+            await receive()
+            await send({"type": "websocket.close"})
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        from .server import io
+
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await io.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await io.adapter.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def socketio_application(
+    django_asgi_app: Any = None, websocket_fallback: Any = None
+) -> SocketIOApplication:
+    """Socket.IO at ``SOCKETIO["PATH"]``; every other HTTP request goes to Django."""
+    return SocketIOApplication(django_asgi_app, websocket_fallback=websocket_fallback)
