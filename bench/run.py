@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -196,6 +197,10 @@ def server_command(
         return [*argv, "--websocket_timeout", "-1", app], env
     if runner == "uvicorn":
         argv = [python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", p, "--lifespan", "off"]
+        # UVICORN_OPTS="--loop asyncio --http h11" measures plain uvicorn; by default it
+        # picks uvloop and httptools when installed (requirements.txt has them, as
+        # uvicorn[standard] does).
+        argv += shlex.split(os.environ.get("UVICORN_OPTS", ""))
         return [*argv, "--no-access-log", "--log-level", "warning", app], env
     raise SystemExit(f"unknown server {name!r}")
 
@@ -425,6 +430,7 @@ def git_state() -> dict[str, Any]:
         return {
             "commit": git("rev-parse", "--short", "HEAD"),
             "dirty": bool(git("status", "--porcelain", "--", "django_socketio")),
+            "uvicorn_opts": os.environ.get("UVICORN_OPTS", "") or "auto",
         }
     return {}
 
