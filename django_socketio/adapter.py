@@ -27,6 +27,7 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,22 @@ def group_name(namespace: str, room: str | None = None) -> str:
     key = namespace if room is None else namespace + "\0" + room
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     return ("sio.n." if room is None else "sio.r.") + digest
+
+
+MAX_LAYER_OPERATIONS = 50  # at once, per event loop; below channels-redis' pool size
+
+
+def _op_slots() -> asyncio.Semaphore:
+    return asyncio.Semaphore(MAX_LAYER_OPERATIONS)
+
+
+def _per_loop(table: weakref.WeakKeyDictionary[Any, Any], factory: Any) -> Any:
+    """The running loop's object in `table`, made by `factory` on first use."""
+    loop = asyncio.get_running_loop()
+    found = table.get(loop)
+    if found is None:
+        found = table[loop] = factory()
+    return found
 
 
 class LayerStats:
@@ -135,7 +152,24 @@ class ChannelLayerAdapter(Adapter):
         self.stats = LayerStats()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, _Request | _AckGathering] = {}
+        # A group_add failed (the layer was down): re-join every group once it works again.
+        # The receive loop notices an outage only with layers whose receive fails then.
+        self._resync_needed = False
         self._tasks: list[asyncio.Task[Any]] = []
+        # One publish at a time, first come first served: concurrent group_sends use
+        # different pooled connections, so the layer could otherwise reorder them (two
+        # events of one client, broadcast by two handler tasks, arriving swapped on the
+        # other nodes) or run out of connections under a burst. One lock per event loop:
+        # sync code (emit_sync) may publish from several threads, each with its own loop.
+        self._publish_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        # At most this many layer operations at once (per loop): channels-redis fails an
+        # operation outright when its connection pool (100 by default) is exhausted, and a
+        # burst of connections (a group_add each) would lose group memberships that way.
+        self._op_slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         # Only other processes make messages worth sending; in memory there are none
         # unless several servers share this process (tests), and those announce themselves.
         self._in_memory = isinstance(layer, InMemoryChannelLayer)
@@ -186,8 +220,10 @@ class ChannelLayerAdapter(Adapter):
             groups.append(group_name(nsp.name))
         for group in groups:
             self.groups.add(group)
-            if self.channel is not None:
-                await self._safe(self.layer.group_add(group, self.channel))
+            if self.channel is not None and not await self._safe(
+                self.layer.group_add(group, self.channel)
+            ):
+                self._resync_needed = True
 
     async def rooms_emptied(self, nsp: ServerNamespace, rooms: list[str]) -> None:
         groups = [group_name(nsp.name, room) for room in rooms]
@@ -212,8 +248,9 @@ class ChannelLayerAdapter(Adapter):
             "sio.broadcast", id=uuid.uuid4().hex, nsp=nsp.name, opts=opts.to_dict(), frames=frames
         )
         targets = [group_name(nsp.name, room) for room in opts.rooms] or [group_name(nsp.name)]
-        for group in targets:
-            await self._safe(self.layer.group_send(group, message))
+        async with _per_loop(self._publish_locks, asyncio.Lock):
+            for group in targets:
+                await self._safe(self.layer.group_send(group, message))
         self.stats.sent += 1
 
     async def broadcast_with_ack(
@@ -287,6 +324,11 @@ class ChannelLayerAdapter(Adapter):
     async def _receive_loop(self) -> None:
         backoff = 0.1
         while True:
+            # Let the rest of the process run between two messages: with a backlog, a
+            # layer's receive may return at once (RedisPubSubChannelLayer reads from a local
+            # queue) and so may the delivery, so this loop would otherwise hold the event
+            # loop until the backlog is gone: no heartbeats, no writes, clients time out.
+            await asyncio.sleep(0)
             try:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
@@ -399,8 +441,8 @@ class ChannelLayerAdapter(Adapter):
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            if not await self._announce_ok():
-                continue
+            if await self._announce_ok() and self._resync_needed:
+                await self._resync()
 
     async def _announce_ok(self) -> bool:
         errors = self.stats.errors
@@ -414,15 +456,24 @@ class ChannelLayerAdapter(Adapter):
             await asyncio.sleep(interval)
             await self._rejoin()
 
-    async def _rejoin(self) -> None:
+    async def _rejoin(self) -> bool:
+        """Join every group again; False if some group_add failed."""
         if self.channel is None:
-            return
+            return True
+        ok = True
         for group in [NODES_GROUP, *self.groups]:
-            await self._safe(self.layer.group_add(group, self.channel))
+            ok = await self._safe(self.layer.group_add(group, self.channel)) and ok
+        return ok
 
     async def _resync(self) -> None:
-        """After an outage the layer may have lost our groups (a restarted Redis)."""
-        await self._rejoin()
+        """After an outage the layer may have lost our groups (a restarted Redis).
+
+        Tried again from the heartbeat loop until every group_add succeeds: Redis may
+        come back in the middle of a rejoin, after the receive loop's last attempt.
+        """
+        self._resync_needed = False  # a group_add failing meanwhile sets it again
+        if not await self._rejoin():
+            self._resync_needed = True
         await self._announce(hello=True)
 
     async def _safe(self, operation: Any) -> bool:
@@ -432,9 +483,11 @@ class ChannelLayerAdapter(Adapter):
         cross-node delivery only.
         """
         try:
-            await operation
+            async with _per_loop(self._op_slots, _op_slots):
+                await operation
             return True
         except asyncio.CancelledError:
+            operation.close()  # not awaited if cancelled while waiting for a slot
             raise
         except Exception as exc:
             self.stats.errors += 1
