@@ -64,6 +64,8 @@ Example: a namespace, and a test for it (pytest with pytest-asyncio)::
 
             assert await client.receive_nothing()
         # leaving the block disconnects: on_disconnect gets "client namespace disconnect"
+        assert not client.connected and client.closed
+        assert client.disconnect_reason == "io client disconnect"
 
 Mark a test whose handlers use the database with
 ``@pytest.mark.django_db(transaction=True)``: sync handlers run in a worker

@@ -104,10 +104,8 @@ class PollingConsumer(EngineIOConsumer):
             if settings.cookie is not None:
                 extra.append((b"set-cookie", settings.cookie.header(conn.sid)))
             packets = engine.begin_poll(conn)
-            assert isinstance(packets, list)
-            await _respond(
-                send, 200, encode_payload(packets).encode(), b"text/plain; charset=UTF-8", extra
-            )
+            assert isinstance(packets, list)  # the OPEN packet is queued
+            await _respond_packets(send, packets, extra)
             return
         conn = engine.lookup(request.sid, POLLING)
         if method == "POST":
@@ -142,23 +140,20 @@ class PollingConsumer(EngineIOConsumer):
             await engine.fail(conn, Reason.TRANSPORT_ERROR)  # two GETs at once
             raise
         if isinstance(waiting, list):
-            packets = waiting
-        else:
-            if (await receive())["type"] == "http.disconnect":
-                packets = None
-            else:
-                disconnect = asyncio.ensure_future(receive())
-                await asyncio.wait((waiting, disconnect), return_when=asyncio.FIRST_COMPLETED)
-                packets = None if disconnect.done() and not waiting.done() else []
-                disconnect.cancel()
-            if packets is None:
-                conn.poll = None
-                await engine.fail(conn, Reason.TRANSPORT_ERROR)  # poll closed prematurely
-                raise _Disconnected
-            packets = engine.end_poll(conn)
-        await _respond(
-            send, 200, encode_payload(packets).encode(), b"text/plain; charset=UTF-8", cors
-        )
+            await _respond_packets(send, waiting, cors)
+            return
+        # Wait for packets while still hearing http.disconnect (after the request body).
+        lost = (await receive())["type"] == "http.disconnect"
+        if not lost:
+            disconnect = asyncio.ensure_future(receive())
+            await asyncio.wait((waiting, disconnect), return_when=asyncio.FIRST_COMPLETED)
+            lost = disconnect.done() and not waiting.done()
+            disconnect.cancel()
+        if lost:
+            conn.poll = None
+            await engine.fail(conn, Reason.TRANSPORT_ERROR)  # poll closed prematurely
+            raise _Disconnected
+        await _respond_packets(send, engine.end_poll(conn), cors)
 
     @staticmethod
     async def _preflight(scope, send, cors) -> None:
@@ -191,6 +186,12 @@ async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> byt
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _respond_packets(send: Send, packets: list[Packet], headers) -> None:
+    """A GET's answer: the packets as one polling payload."""
+    body = encode_payload(packets).encode()
+    await _respond(send, 200, body, b"text/plain; charset=UTF-8", headers)
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: bytes, headers) -> None:

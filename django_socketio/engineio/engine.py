@@ -77,6 +77,13 @@ class Connection:
         elif self.poll is not None and not self.poll.done():
             self.poll.set_result(None)
 
+    def idle_ws(self) -> WebsocketWriter | None:
+        """The websocket, if a frame written now would overtake nothing (the hot path)."""
+        ws = self.ws
+        if ws is None or self._flushing or self.session.queue or self.session.closed:
+            return None
+        return ws
+
     async def write_through(self, ws: WebsocketWriter, frames: Iterable[str | bytes]) -> None:
         """Write encoded frames with nothing queued ahead; what others queue meanwhile follows."""
         self._flushing = True
@@ -165,13 +172,11 @@ class Engine:
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        session = conn.session
-        ws = conn.ws
-        if ws is not None and not conn._flushing and not session.queue and not session.closed:
-            # The hot path: nothing waits ahead of this message, so it goes straight out.
+        ws = conn.idle_ws()
+        if ws is not None:  # nothing waits ahead of this message: straight out
             await conn.write_through(ws, ("4" + data,) if type(data) is str else (data,))
             return True
-        if not session.send(Packet(PacketType.MESSAGE, data)):
+        if not conn.session.send(Packet(PacketType.MESSAGE, data)):
             return False
         if conn.ws is not None:
             await conn.flush()
@@ -186,9 +191,8 @@ class Engine:
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        session = conn.session
-        ws = conn.ws
-        if ws is not None and not conn._flushing and not session.queue and not session.closed:
+        ws = conn.idle_ws()
+        if ws is not None:
             await conn.write_through(ws, frames)
             return True
         for message in messages:

@@ -21,6 +21,13 @@ RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 
+
+def check_event(event: str) -> None:
+    """Refuse to emit a reserved event name: clients would take it for a lifecycle event."""
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved event name")
+
+
 _LIFECYCLE = frozenset({"on_connect", "on_disconnect", "on_server_event"})
 
 

@@ -82,7 +82,7 @@ class BroadcastOperator:
 
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         """The selected sockets on every node (remote ones as `RemoteSocket`)."""
-        _, *remote = await self._nsp.run("fetch_sockets", self._opts, {})
+        remote = await self._nsp.run_remote("fetch_sockets", self._opts, {})
         found: list[Socket | RemoteSocket] = list(self._nsp.select(self._opts))
         found.extend(
             RemoteSocket(

@@ -25,7 +25,7 @@ from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
 from ..engineio.session import Reason
 from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
 from .adapter import Adapter, RemoteSocket
-from .namespace import RESERVED_EVENTS, Namespace
+from .namespace import Namespace, check_event
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketType, Parser
 from .rooms import BroadcastOptions, RoomIndex
@@ -219,8 +219,7 @@ class ServerNamespace:
         return [sockets[sid] for sid in list(self.rooms.recipients(opts)) if sid in sockets]
 
     async def broadcast(self, event: str, args: tuple[Any, ...], opts: BroadcastOptions) -> None:
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event(event)
         frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
         await self.deliver(frames, opts, event, args)  # encoded once, written to each
         if not opts.local:
@@ -296,14 +295,18 @@ class ServerNamespace:
 
     # -- queries and commands over the selected sockets, on every node -------------------
 
-    async def run(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> list[Any]:
+    async def run(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> None:
         """Apply a command here and, unless `local`, on every other node."""
-        results = [await self.run_local(kind, opts, payload)]
-        if not opts.local:
-            results.extend(
-                await self.server.adapter.request(self, kind, {**payload, "opts": opts.to_dict()})
-            )
-        return results
+        await self.run_local(kind, opts, payload)
+        await self.run_remote(kind, opts, payload)
+
+    async def run_remote(
+        self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]
+    ) -> list[Any]:
+        """The other nodes' answers to a command (none when `local`)."""
+        if opts.local:
+            return []
+        return await self.server.adapter.request(self, kind, {**payload, "opts": opts.to_dict()})
 
     async def run_local(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> Any:
         """One node's part of a command (also what a remote request runs)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeoutError
-from .namespace import RESERVED_EVENTS
+from .namespace import check_event
 from .packets import Packet, PacketType
 
 if TYPE_CHECKING:
@@ -124,8 +124,7 @@ class Socket:
         self, event: str, *args: Any, callback: Callable[..., Any] | None = None
     ) -> None:
         """Send `event` to this client; `callback(*ack_args)` runs when it acknowledges."""
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event(event)
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(lambda a: callback(*a))
@@ -144,8 +143,7 @@ class Socket:
     async def _emit_expecting_ack(
         self, event: str, args: tuple[Any, ...]
     ) -> tuple[int, asyncio.Future[list[Any]]]:
-        if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+        check_event(event)
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         ack_id = self._register_ack(future)
         await self._emit(event, args, ack_id)

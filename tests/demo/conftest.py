@@ -9,7 +9,6 @@ layer. A failing test gets the server's log attached to its report.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from tests.processes import free_port, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -38,28 +39,12 @@ class DemoServer:
         return Path(self.log.name).read_bytes().decode("utf-8", "replace")[-limit:]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/", timeout=2) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def demo_env(db_path: Path) -> dict[str, str]:
@@ -94,7 +79,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     env = demo_env(tmp_path_factory.mktemp("demo") / "db.sqlite3")
     _manage(env, "migrate", "--no-input", "-v", "0")
     _manage(env, "create_demo_user")
-    port = _free_port()
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="demo-daphne-", suffix=".log")  # noqa: SIM115
     command = [
         sys.executable,
@@ -120,7 +105,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             time.sleep(0.1)
         yield server
     finally:
-        _stop(process)
+        terminate(process)
         log.close()
 
 

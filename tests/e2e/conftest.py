@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,12 +26,12 @@ import aiohttp
 import pytest
 
 from tests.conftest import require_or_skip
+from tests.processes import free_port, node_binary, terminate
 
 from .helpers import WAIT
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
-NODE_MODULES = ROOT / "node_modules"
 SERVERS = ("daphne", "uvicorn")
 START_TIMEOUT = 20.0
 
@@ -58,12 +56,6 @@ class Server:
     def log_size(self) -> int:
         self.log.flush()
         return Path(self.log.name).stat().st_size
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _command(kind: str, port: int) -> list[str]:
@@ -92,16 +84,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def _start(kind: str) -> Server:
     """Start `kind` on a free port and wait until it answers; fail with its log if it won't."""
     env = {
@@ -110,7 +92,7 @@ def _start(kind: str) -> Server:
         "PYTHONUNBUFFERED": "1",
     }
     for attempt in range(3):  # the free port may be taken before the server binds it
-        port = _free_port()
+        port = free_port()
         log = tempfile.NamedTemporaryFile(prefix=f"e2e-{kind}-", suffix=".log")  # noqa: SIM115
         process = subprocess.Popen(
             _command(kind, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -121,7 +103,7 @@ def _start(kind: str) -> Server:
             if _answers(srv.url):
                 return srv
             time.sleep(0.1)
-        _stop(process)
+        terminate(process)
         text = srv.log_text()
         log.close()
         if attempt == 2 or "address already in use" not in text.lower():
@@ -141,7 +123,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     try:
         yield srv
     finally:
-        _stop(srv.process)
+        terminate(srv.process)
         srv.log.close()
 
 
@@ -177,15 +159,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # -- Node ----------------------------------------------------------------------
 
 
-def _node_ready() -> str:
-    node = shutil.which("node")
-    if node is None:
-        require_or_skip("node is not installed")
-    if not (NODE_MODULES / "engine.io-client").is_dir():
-        require_or_skip("node_modules is missing: run `npm ci` at the repository root")
-    return node  # type: ignore[return-value]
-
-
 @pytest.fixture
 def run_node() -> Callable[..., list[dict[str, Any]]]:
     """``run_node("script", url, *args, timeout=20)``: run ``tests/e2e/js/script.mjs``.
@@ -193,7 +166,7 @@ def run_node() -> Callable[..., list[dict[str, Any]]]:
     The script prints one JSON object per line; they come back as a list. A non-zero
     exit or a hang (the timeout) fails the test with the script's output.
     """
-    node = _node_ready()
+    node = node_binary("engine.io-client")
 
     def run(script: str, *args: str, timeout: float = 20.0) -> list[dict[str, Any]]:
         path = JS_DIR / f"{script}.mjs"

@@ -41,10 +41,10 @@ import pytest
 import socketio
 
 from tests.conftest import require_or_skip
+from tests.processes import free_port, node_binary, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
-NODE_MODULES = ROOT / "node_modules"
 NSP = "/rooms"
 START_TIMEOUT = 30.0
 LAYERS = {
@@ -53,12 +53,6 @@ LAYERS = {
 }
 ACCESS_LINE = re.compile(r'\] "(WSCONNECTING|WSCONNECT|WSDISCONNECT|GET|POST) ')
 WAIT = 10.0  # bound on waits that only a bug makes long
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _log_file(prefix: str) -> IO[bytes]:
@@ -70,16 +64,6 @@ def _tail(log: IO[bytes], limit: int = 8_000, start: int = 0) -> str:
         return ""
     log.flush()
     return Path(log.name).read_bytes()[start:].decode("utf-8", "replace")[-limit:]
-
-
-def _terminate(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
 
 
 # -- Redis ---------------------------------------------------------------------------
@@ -134,7 +118,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _terminate(self.process)
+            terminate(self.process)
             self.process = None
 
     def restart(self) -> None:
@@ -235,7 +219,7 @@ class Cluster:
             if node.process.poll() is None:
                 node.process.terminate()
         for node in self.nodes:
-            _terminate(node.process)
+            terminate(node.process)
 
     def assert_no_errors(self, nodes: list[Node] | None = None) -> None:
         """No node (of `nodes`) logged a traceback since it started."""
@@ -300,7 +284,7 @@ def start_nodes(count: int, env: dict[str, str], prefix: str) -> list[Node]:
         while not node.answers():
             if node.process.poll() is not None or time.monotonic() > deadline:
                 for n in nodes:
-                    _terminate(n.process)
+                    terminate(n.process)
                 text = node.log_text()
                 for n in nodes:
                     n.log.close()
@@ -565,15 +549,6 @@ async def settle(sender: Client, everyone: list[Client], token: str | None = Non
 # -- node scripts --------------------------------------------------------------------
 
 
-def node_binary() -> str:
-    node = shutil.which("node")
-    if node is None:
-        require_or_skip("node is not installed")
-    if not (NODE_MODULES / "socket.io-client").is_dir():
-        require_or_skip("node_modules is missing: run `npm ci` at the repository root")
-    return node  # type: ignore[return-value]
-
-
 @pytest.fixture
 def run_node() -> Callable[..., Any]:
     """``await run_node("script", *args, timeout=60)``: run ``js/script.mjs``.
@@ -581,7 +556,7 @@ def run_node() -> Callable[..., Any]:
     The script prints one JSON object per line; they come back as a list. Runs as a
     subprocess so the test's event loop (and its clients) keep going meanwhile.
     """
-    node = node_binary()
+    node = node_binary("socket.io-client")
 
     async def run(script: str, *args: str, timeout: float = 60.0) -> list[dict[str, Any]]:
         process = await asyncio.create_subprocess_exec(

@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import require_or_skip
+
 from .conftest import LAYERS, Client, Clients, ClusterFactory, node_infos
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +78,7 @@ async def test_redis_restart(
     start_cluster: ClusterFactory, clients: Clients, layer: str, redis
 ) -> None:
     if not redis.restartable:
-        pytest.skip("REDIS_URL names an external Redis, which this test cannot restart")
+        require_or_skip("REDIS_URL names an external Redis, which this test cannot restart")
     cluster = await start_cluster(3, layer)
     r, late = room("r"), room("late")
     everyone = await clients.spread(cluster, 6)

@@ -23,7 +23,9 @@ import uuid
 
 import pytest
 
-from .conftest import JS_DIR, ROOT, Clients, ClusterFactory, node_binary, node_infos
+from tests.processes import node_binary
+
+from .conftest import JS_DIR, ROOT, Clients, ClusterFactory, node_infos
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +49,7 @@ async def test_every_client_gets_every_broadcast_once_in_order(
     }
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        node_binary(),
+        node_binary("socket.io-client"),
         str(JS_DIR / "load.mjs"),
         json.dumps(config),
         cwd=ROOT,

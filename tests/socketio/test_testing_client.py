@@ -20,40 +20,6 @@ from django_socketio.server import DjangoSocketIOServer
 from django_socketio.testing import Disconnected, SocketIOCommunicator
 
 
-async def test_the_documented_example():
-    # the test of the module docstring, word for word; the conformance "/" handler is
-    # the docstring's `Main` namespace
-    async with SocketIOCommunicator(auth={"token": "t"}) as client:
-        connected, error = await client.connect()
-        assert connected, error
-
-        # what on_connect emitted arrives after CONNECT
-        event = await client.receive_event()
-        assert (event.event, event.args) == ("auth", [{"token": "t"}])
-
-        # an event, and what the server emits back (bytes travel as attachments)
-        await client.emit("message", "hello", b"\x89PNG")
-        event, args = await client.receive_event()
-        assert (event, args) == ("message-back", ["hello", b"\x89PNG"])
-
-        # the handler's return value is the ack; its arguments come back as a list
-        assert await client.emit_with_ack("message-with-ack", 1, {"two": 2}) == [1, {"two": 2}]
-
-        # the server asks this client for an ack: answer it
-        await client.emit("emit-with-ack", "question")
-        asked = await client.receive_event()
-        assert asked.wants_ack
-        await asked.ack("answer")
-        event = await client.receive_event()
-        assert (event.event, event.args) == ("emit-with-ack", ["answer"])
-
-        assert await client.receive_nothing()
-    # leaving the block disconnects: on_disconnect gets "client namespace disconnect"
-    assert client.connected is False
-    assert client.closed is True
-    assert client.disconnect_reason == "io client disconnect"
-
-
 def documented_example() -> tuple[str, str]:
     """The module docstring's example: (the sockets.py part, the test part)."""
     doc = django_socketio.testing.__doc__
@@ -63,7 +29,7 @@ def documented_example() -> tuple[str, str]:
 
 
 async def test_the_docstring_example_runs_as_written():
-    # against the global io (the conformance handlers)...
+    # against the global io (the conformance "/" handler is the docstring's `Main`)...
     _, test = documented_example()
     scope: dict = {}
     exec(compile(test, "testing.py docstring", "exec"), scope)
