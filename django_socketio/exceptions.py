@@ -55,6 +55,18 @@ class EngineIOError(ProtocolError):
         return b'{"code":%d,"message":"%s"}' % (self.code, self.code.message.encode())
 
 
+class UpgradeRefused(EngineIOError):
+    """A websocket for a known session that cannot be upgraded now.
+
+    The session is already upgraded, or another websocket is probing it. The reference
+    server accepts such a websocket and closes it at once rather than refusing the
+    handshake, and the official test suites check that.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.BAD_REQUEST)
+
+
 class PacketError(ProtocolError):
     """A packet or payload that cannot be decoded; the session that sent it is closed."""
 

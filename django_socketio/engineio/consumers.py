@@ -20,7 +20,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 
 from ..conf import Settings, get_settings
-from ..exceptions import EngineIOError, ErrorCode, PacketError
+from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..origins import cors_headers, origin_allowed
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
@@ -261,6 +261,13 @@ class WebsocketConsumer(EngineIOConsumer):
                 "GET", parse_query(scope["query_string"]), True, settings.engine.transports
             )
             conn = engine.lookup(request.sid, WEBSOCKET) if request.sid else None
+        except UpgradeRefused:
+            # A known session that cannot take this websocket (already upgraded, or
+            # another websocket probing it): the reference server completes the
+            # handshake and closes at once, and clients expect that, not a refusal.
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1000})
+            return
         except EngineIOError:
             await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
             return

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
-from ..exceptions import EngineIOError, ErrorCode, PacketError
+from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from .packets import CLOSE, Packet, PacketType
 from .session import POLLING, WEBSOCKET, EngineConfig, Reason, Session, State
 
@@ -160,7 +160,7 @@ class Engine:
         if transport == WEBSOCKET:
             # Only a polling session can be upgraded, by one websocket at a time.
             if not conn.session.can_upgrade() or conn.probe is not None:
-                raise EngineIOError(ErrorCode.BAD_REQUEST)
+                raise UpgradeRefused
         elif conn.session.transport != transport:
             raise EngineIOError(ErrorCode.BAD_REQUEST)
         return conn

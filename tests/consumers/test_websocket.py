@@ -333,21 +333,44 @@ async def test_a_probe_that_goes_away_leaves_the_session_on_polling(server):
     await finish(probe)
 
 
+async def accepted_and_closed(server, sid: str) -> None:
+    """A websocket for `sid` is accepted and closed at once, as the reference server does."""
+    other = WebsocketCommunicator(server.ws, WS + f"&sid={sid}")
+    assert await other.connect() == (True, None)
+    assert await closed_with(other) == 1000
+    await other.wait()
+
+
 async def test_only_one_probe_at_a_time(server):
     sid = await handshake(server)
     first = await connect(server, f"&sid={sid}")
-    second = WebsocketCommunicator(server.ws, WS + f"&sid={sid}")
-    assert await second.connect() == (False, 1008)
-    await second.wait()
+    await accepted_and_closed(server, sid)
+    await first.send_to(text_data="2probe")  # the first probe carries on
+    assert await first.receive_from() == "3probe"
     await finish(first)
 
 
 async def test_a_websocket_session_cannot_be_probed(server):
     comm, sid = await open_session(server)
-    other = WebsocketCommunicator(server.ws, WS + f"&sid={sid}")
-    assert await other.connect() == (False, 1008)
-    await other.wait()
+    await accepted_and_closed(server, sid)
+    await comm.send_to(text_data="4still here")
+    assert await comm.receive_from() == "4still here"
     await finish(comm)
+
+
+async def test_a_second_websocket_after_the_upgrade_is_closed(server):
+    sid = await handshake(server)
+    probe = await connect(server, f"&sid={sid}")
+    await probe.send_to(text_data="2probe")
+    assert await probe.receive_from() == "3probe"
+    await probe.send_to(text_data="5")
+    await probe.send_to(text_data="4upgraded")
+    assert await probe.receive_from() == "4upgraded"
+    await accepted_and_closed(server, sid)
+    await probe.send_to(text_data="4hello")
+    assert await probe.receive_from() == "4hello"
+    assert server.echo.disconnected == []
+    await finish(probe)
 
 
 async def test_closing_a_session_closes_its_probe(server):
