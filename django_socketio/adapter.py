@@ -397,6 +397,9 @@ class ChannelLayerAdapter(Adapter):
         if kind == "broadcast_ack":
             self.server.spawn(self._answer_broadcast_ack(nsp, payload, reply))
             return
+        if kind == "server_stats":  # about the process, whatever the namespace
+            await reply(result=self.server.stats())
+            return
         result = None
         if nsp is not None:
             opts = BroadcastOptions.from_dict(payload.get("opts", {}))

@@ -22,6 +22,7 @@ PURE = [
     "django_socketio.engineio.packets",
     "django_socketio.engineio.session",
     "django_socketio.engineio.handshake",
+    "django_socketio.stats",
 ]
 if (ROOT / "django_socketio/socketio/packets.py").exists():
     PURE.append("django_socketio.socketio.packets")

@@ -1,5 +1,5 @@
-from django.urls import path
+from django.urls import include, path
 
 from tests.multinode.views import emit
 
-urlpatterns = [path("emit/", emit)]
+urlpatterns = [path("emit/", emit), path("", include("django_socketio.metrics"))]

@@ -22,6 +22,7 @@ from channels.consumer import AsyncConsumer
 from ..conf import Settings, get_settings
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..origins import cors_headers, origin_allowed
+from ..stats import STATS, text_size
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
 from .packets import Packet, decode, decode_payload, encode, encode_payload
@@ -128,6 +129,8 @@ class PollingConsumer(EngineIOConsumer):
         except (PacketError, UnicodeDecodeError):
             await engine.fail(conn, Reason.PARSE_ERROR)
             raise EngineIOError(ErrorCode.BAD_REQUEST) from None
+        STATS.packets_in_polling += len(packets)
+        STATS.bytes_in_polling += len(body)
         await engine.receive(conn, packets, POLLING)
         if conn.session.reason == Reason.PARSE_ERROR:
             raise EngineIOError(ErrorCode.BAD_REQUEST)  # a packet with no place in this state
@@ -191,6 +194,8 @@ async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> byt
 async def _respond_packets(send: Send, packets: list[Packet], headers) -> None:
     """A GET's answer: the packets as one polling payload."""
     body = encode_payload(packets).encode()
+    STATS.packets_out_polling += len(packets)
+    STATS.bytes_out_polling += len(body)
     await _respond(send, 200, body, b"text/plain; charset=UTF-8", headers)
 
 
@@ -218,6 +223,9 @@ class _WebsocketWriter:
         """One encoded Engine.IO packet as one websocket message."""
         if self.closed:
             return
+        stats = STATS
+        stats.packets_out_websocket += 1
+        stats.bytes_out_websocket += text_size(frame)
         if type(frame) is str:
             await self._send({"type": "websocket.send", "text": frame})
         elif frame:
@@ -282,6 +290,7 @@ class WebsocketConsumer(EngineIOConsumer):
     async def _receive_loop(self, conn, engine: Engine, writer, receive, limit: int) -> None:
         receive_packets = engine.receive
         deliver = engine.deliver
+        stats = STATS
         while True:
             message = await receive()
             if message["type"] != "websocket.receive":
@@ -294,6 +303,8 @@ class WebsocketConsumer(EngineIOConsumer):
                 too_big = len(frame) > limit or (
                     len(frame) * 4 > limit and len(frame.encode()) > limit
                 )
+            stats.packets_in_websocket += 1
+            stats.bytes_in_websocket += text_size(frame)
             if too_big:
                 await writer.close(1009)
                 await self._lost(conn, engine, writer, Reason.TRANSPORT_ERROR)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
+from ..stats import STATS
 from .packets import CLOSE, Packet, PacketType
 from .session import POLLING, WEBSOCKET, EngineConfig, Reason, Session, State
 
@@ -43,6 +44,8 @@ class EngineHandler(Protocol):
     async def on_connect(self, sid: str, scope: Scope) -> None: ...
     async def on_message(self, sid: str, data: str | bytes) -> None: ...
     async def on_disconnect(self, sid: str, reason: str) -> None: ...
+
+    # Optional: ``async def on_upgrade(self, sid: str) -> None``, after polling -> websocket.
 
 
 class WebsocketWriter(Protocol):
@@ -131,6 +134,10 @@ class Engine:
         self.handler = handler
         self.config = config or EngineConfig()
         self.connections: dict[str, Connection] = {}
+        # Optional: told when a session switched to websocket (the Admin UI shows it).
+        self._on_upgrade: Callable[[str], Awaitable[None]] | None = getattr(
+            handler, "on_upgrade", None
+        )
 
     def now(self) -> float:
         # The loop's clock, because timers are scheduled with loop.call_at.
@@ -145,6 +152,7 @@ class Engine:
         conn = Connection(session, scope)
         conn.ws = ws
         self.connections[session.sid] = conn
+        STATS.connects += 1
         self._schedule(conn)
         session.send(session.open_packet())
         if ws is not None:
@@ -266,6 +274,9 @@ class Engine:
                 conn.wake()  # a pending poll now gets NOOP (or, after a failed probe, data)
         if via == WEBSOCKET and conn.probe is not None and session.transport == WEBSOCKET:
             conn.ws, conn.probe = conn.probe, None
+            STATS.upgrades += 1
+            if self._on_upgrade is not None:
+                await self._call(self._on_upgrade, conn.sid)
             conn.wake()  # the pending poll, if any, ends before the writer switches
             await conn.flush()
         elif session.queue:
@@ -356,6 +367,7 @@ class Engine:
                     logger.debug("closing websocket of %s failed", conn.sid, exc_info=True)
         conn.ws = conn.probe = None
         if first:
+            STATS.disconnected(conn.session.reason or "")
             await self._call(self.handler.on_disconnect, conn.sid, conn.session.reason or "")
 
     async def _call(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:

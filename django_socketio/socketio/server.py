@@ -15,7 +15,9 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
 import re
+import socket as _socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -24,8 +26,10 @@ from urllib.parse import parse_qsl
 from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
 from ..engineio.session import Reason
 from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
+from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
 from .namespace import Namespace, check_event
+from .observer import Observer
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketType, Parser
 from .rooms import BroadcastOptions, RoomIndex
@@ -75,6 +79,12 @@ class Client:
         self.connect_timer: asyncio.TimerHandle | None = None
         self.user: Any = None
         self.session: Any = None
+
+    @property
+    def transport(self) -> str:
+        """``polling`` or ``websocket``: what carries this connection now."""
+        conn = self.server.engine.connections.get(self.eio_sid)
+        return conn.session.transport if conn is not None else "polling"
 
     def handshake(self, auth: Any) -> Handshake:
         scope = self.scope
@@ -220,6 +230,9 @@ class ServerNamespace:
 
     async def broadcast(self, event: str, args: tuple[Any, ...], opts: BroadcastOptions) -> None:
         check_event(event)
+        STATS.broadcasts += 1
+        for observer in self.server.observers:
+            observer.broadcast_sent(self, event, args, opts)
         frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
         await self.deliver(frames, opts, event, args)  # encoded once, written to each
         if not opts.local:
@@ -250,6 +263,9 @@ class ServerNamespace:
     async def broadcast_with_ack(
         self, event: str, args: tuple[Any, ...], opts: BroadcastOptions, timeout: float | None
     ) -> list[Any]:
+        STATS.broadcasts += 1
+        for observer in self.server.observers:
+            observer.broadcast_sent(self, event, args, opts)
         if opts.local:
             responses, complete = await self.local_broadcast_with_ack(event, args, opts, timeout)
         else:
@@ -290,6 +306,7 @@ class ServerNamespace:
             if not future.done():  # timed out: forget the ack id, ignore a late answer
                 socket._acks.pop(ack_id, None)
                 future.cancel()
+                STATS.ack_timeouts += 1
         responses = [ack_value(f.result()) for f in futures if acked(f)]
         return responses, len(responses) == len(futures)
 
@@ -343,11 +360,29 @@ class ServerNamespace:
     # -- rooms (the multi-node adapter hooks in here) ---------------------------------
 
     async def join(self, sid: str, rooms: list[str]) -> None:
+        observers = self.server.observers
+        if observers:
+            socket = self.sockets.get(sid)
+            if socket is not None and socket.connected:
+                mine = self.rooms.rooms_of(sid)
+                new = [room for room in dict.fromkeys(rooms) if room not in mine]
+                if new:
+                    for observer in observers:
+                        observer.rooms_joined(socket, new)
         created = self.rooms.join(sid, rooms)
         if created:
             await self.server.adapter.rooms_created(self, created)
 
     async def leave(self, sid: str, rooms: list[str]) -> None:
+        observers = self.server.observers
+        if observers:
+            socket = self.sockets.get(sid)
+            if socket is not None and socket.connected:
+                mine = self.rooms.rooms_of(sid)
+                gone = [room for room in dict.fromkeys(rooms) if room in mine]
+                if gone:
+                    for observer in observers:
+                        observer.rooms_left(socket, gone)
         emptied = self.rooms.leave(sid, rooms)
         if emptied:
             await self.server.adapter.rooms_emptied(self, emptied)
@@ -369,6 +404,7 @@ class ServerNamespace:
             await self._refuse(socket, exc.error_data())
             return
         except Exception:
+            STATS.handler_errors += 1
             logger.exception("connect handler of namespace %s failed", self.name)
             await self._refuse(socket, {"message": "Internal server error"})
             return
@@ -376,7 +412,10 @@ class ServerNamespace:
             return
         pending, socket._pending = socket._pending or [], None
         socket.connected = True
+        STATS.socket_connects += 1
         await client.send_packet(Packet(PacketType.CONNECT, self.name, {"sid": socket.id}))
+        for observer in self.server.observers:
+            observer.socket_connected(socket)
         await socket._send_frames(pending)
 
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
@@ -400,16 +439,24 @@ class ServerNamespace:
         if not await self._forget(socket):
             return
         socket._abandon_acks()
-        if was_connected and self._on_disconnect is not None:
+        if not was_connected:
+            return
+        STATS.socket_disconnected(reason)
+        for observer in self.server.observers:
+            observer.socket_disconnected(socket, reason)
+        if self._on_disconnect is not None:
             try:
                 await self._on_disconnect(socket, reason)
             except Exception:
+                STATS.handler_errors += 1
                 logger.exception("disconnect handler of namespace %s failed", self.name)
 
     async def dispatch(self, socket: Socket, packet: Packet) -> None:
         """Run the handler of one incoming event and send its ack."""
         event, *args = packet.data
         handler = self.events.get(event)
+        for observer in self.server.observers:
+            observer.event_received(socket, event, args)
         try:
             for middleware in socket._middlewares:
                 await maybe_await(middleware(event, args))
@@ -417,8 +464,11 @@ class ServerNamespace:
                 await maybe_await(listener(event, *args))
             if handler is None:
                 return
+            started = time.perf_counter()
             result = await handler(socket, *args)
+            STATS.handler_latency.observe(time.perf_counter() - started)
         except Exception:
+            STATS.handler_errors += 1
             logger.exception("handler for event %r in namespace %s failed", event, self.name)
             return
         if packet.id is not None and socket.connected:
@@ -450,6 +500,11 @@ class SocketIOServer:
         self.middlewares: list[Middleware] = []
         self.clients: dict[str, Client] = {}
         self._engine: Engine | None = None
+        #: Instrumentation (`Observer`s): told of connections, rooms and events.
+        self.observers: list[Observer] = []
+        #: This process in the Admin UI, the Django admin and metrics: host#pid.
+        self.server_id = f"{_socket.gethostname()}#{os.getpid()}"
+        self.started = time.time()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -494,6 +549,39 @@ class SocketIOServer:
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         spawn(coro)
+
+    # -- what an operator reads ------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """This process's counters and gauges, as plain data (see the README, Metrics)."""
+        engine = self._engine
+        connections = engine.connections.values() if engine is not None else ()
+        websocket = sum(1 for c in connections if c.session.transport == "websocket")
+        total = len(connections)
+        layer = getattr(self._adapter, "stats", None)
+        return {
+            "server_id": self.server_id,
+            "node_id": getattr(self._adapter, "node_id", None),
+            "hostname": _socket.gethostname(),
+            "pid": os.getpid(),
+            "uptime": time.time() - self.started,
+            "connections": {"polling": total - websocket, "websocket": websocket},
+            "sockets": {
+                name: len(nsp.sockets) for name, nsp in self.namespaces.items() if nsp.sockets
+            },
+            **STATS.snapshot(),
+            "layer": {
+                "sent": getattr(layer, "sent", 0),
+                "received": getattr(layer, "received", 0),
+                "dropped": getattr(layer, "dropped", 0),
+                "errors": getattr(layer, "errors", 0),
+            },
+        }
+
+    async def cluster_stats(self) -> list[dict[str, Any]]:
+        """`stats()` of this process, then of every other process that answers in time."""
+        remote = await self.adapter.request(self.of("/"), "server_stats", {})
+        return [self.stats(), *(answer for answer in remote if answer)]
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -655,6 +743,15 @@ class SocketIOServer:
         for socket in list(client.sockets.values()):
             await socket.nsp.remove(socket, reason)
         await self.engine.close(client.eio_sid, reason)
+
+    async def on_upgrade(self, sid: str) -> None:
+        client = self.clients.get(sid)
+        if client is None or not self.observers:
+            return
+        for socket in list(client.sockets.values()):
+            if socket.connected:
+                for observer in self.observers:
+                    observer.socket_upgraded(socket)
 
     async def on_disconnect(self, sid: str, reason: str) -> None:
         client = self.clients.pop(sid, None)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeoutError
+from ..stats import STATS
 from .namespace import check_event
 from .packets import Packet, PacketType
 
@@ -156,6 +157,7 @@ class Socket:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self._acks.pop(ack_id, None)
+            STATS.ack_timeouts += 1
             raise AckTimeoutError(f"no ack for {event!r} within {timeout} s") from None
 
     def timeout(self, seconds: float) -> TimedSocket:
@@ -165,6 +167,8 @@ class Socket:
     async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> None:
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         await self._send_frames(self.nsp.server.parser.encode(packet))
+        for observer in self.nsp.server.observers:
+            observer.event_sent(self, event, args)
         for listener in self._any_outgoing:
             await maybe_await(listener(event, *args))
 
@@ -186,6 +190,7 @@ class Socket:
         try:
             await maybe_await(waiter(args))
         except Exception:
+            STATS.handler_errors += 1
             logger.exception("ack callback of %r failed", self)
 
     def _abandon_acks(self) -> None:
