@@ -20,6 +20,7 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") != "0"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 
 INSTALLED_APPS = [
+    "daphne",  # first: `manage.py runserver` is then daphne's, and serves Socket.IO
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

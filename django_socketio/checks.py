@@ -1,72 +1,328 @@
-"""System checks for the SOCKETIO setting (``manage.py check``).
+"""System checks for the SOCKETIO setting and the project around it (``manage.py check``).
 
-[edge] Misconfiguration is reported here, with ids, instead of crashing at the
-first connection.
+[edge] Misconfiguration is reported here, with ids and messages that name the
+setting and the fix, instead of failing at the first connection or, worse,
+silently. The same per-key rules guard `conf.build_settings`, so a bad value
+that reaches daphne or uvicorn (which run no checks) stops start-up with
+`ImproperlyConfigured` naming the key, never a bare ``ValueError``.
+
+Table-driven: each ``SOCKETIO`` key has one line in `RULES`, naming a `Rule`
+(a test that returns what is wrong, or None, and a check id). Adding a key is a
+default in ``conf.DEFAULTS``, one line here and a row in the README's settings
+table; ``tests/test_checks.py`` fails for a key without a rule. Checks that
+look at several keys or at other Django settings are functions registered
+below the table.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from numbers import Real
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS
 
 DAPHNE_MAX_MESSAGE = 1024 * 1024
+ID = "django_socketio."
 
 
-@register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    raw = getattr(settings, "SOCKETIO", {})
-    if not isinstance(raw, dict):
-        return [Error("SOCKETIO must be a dict.", id="django_socketio.E001")]
-    messages: list[Any] = []
-    for key in sorted(set(raw) - set(DEFAULTS)):
+@dataclass(frozen=True)
+class Rule:
+    """What a SOCKETIO value must be: `problem(value)` says what is wrong, or None."""
+
+    problem: Callable[[Any], str | None]
+    id: str
+    hint: str | None = None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _positive_seconds(value: Any) -> str | None:
+    if _number(value) and value > 0 and value < float("inf"):
+        return None
+    return f"must be a positive number of seconds, not {value!r}"
+
+
+def _positive_int(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return None
+    return f"must be a positive integer, not {value!r}"
+
+
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be True or False, not {value!r}"
+
+
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]+$")
+
+
+def _path(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip("/") or not _PATH_CHARS.match(value):
+        return f"must be a URL path such as 'socket.io' (no '?', '#' or spaces), not {value!r}"
+    return None
+
+
+TRANSPORT_NAMES = ("polling", "websocket")
+
+
+def _transports(value: Any) -> str | None:
+    if (
+        isinstance(value, (list, tuple, set, frozenset))
+        and value
+        and all(isinstance(t, str) for t in value)
+        and set(value) <= set(TRANSPORT_NAMES)
+    ):
+        return None
+    return f"must list 'polling' and/or 'websocket', e.g. ('polling', 'websocket'), not {value!r}"
+
+
+def origin_problem(origin: Any) -> str | None:
+    """What is wrong with one entry of CORS_ALLOWED_ORIGINS, or None."""
+    if origin == "*":
+        return None
+    if not isinstance(origin, str):
+        return f"has {origin!r}; each origin must be a string like 'https://app.example.com'"
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        return (
+            f"has {origin!r}; an origin is scheme://host[:port] with no path, "
+            "e.g. 'https://app.example.com' or 'http://localhost:5173'"
+        )
+    canonical = f"{parts.scheme}://{parts.netloc.lower()}"
+    if origin.rstrip("/") != canonical:
+        return f"has {origin!r}; write it as browsers send it: {canonical!r}"
+    return None
+
+
+def _origins(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        return f"must be a list of origins or '*', not {value!r}"
+    for origin in value:
+        problem = origin_problem(origin)
+        if problem:
+            return problem
+    return None
+
+
+COOKIE_KEYS = {"name": str, "path": str, "httponly": bool, "samesite": str, "secure": bool}
+SAMESITE = ("Lax", "Strict", "None", "")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 6265 cookie-name
+
+
+def _cookie(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        return f"must be None, True, a cookie name or a dict, not {value!r}"
+    unknown = sorted(set(value) - set(COOKIE_KEYS), key=str)
+    if unknown:
+        return f"has unknown key(s) {unknown}; known: {', '.join(COOKIE_KEYS)}"
+    for key, kind in COOKIE_KEYS.items():
+        if key in value and not isinstance(value[key], kind):
+            return f"[{key!r}] must be a {kind.__name__}, not {value[key]!r}"
+    if "name" in value and not _TOKEN.match(value["name"]):
+        return f"['name'] must be a cookie name (letters, digits, no spaces), not {value['name']!r}"
+    if "path" in value and not value["path"].startswith("/"):
+        return f"['path'] must start with '/', not {value['path']!r}"
+    if value.get("samesite", "Lax") not in SAMESITE:
+        return f"['samesite'] must be one of {SAMESITE}, not {value['samesite']!r}"
+    if value.get("samesite") == "None" and not value.get("secure", False):
+        return "['samesite'] 'None' needs 'secure': True (browsers drop the cookie otherwise)"
+    return None
+
+
+def _layer_alias(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return None
+    return f"must be an alias in CHANNEL_LAYERS (e.g. 'default') or None, not {value!r}"
+
+
+SECONDS = Rule(_positive_seconds, ID + "E003")
+POSITIVE_INT = Rule(_positive_int, ID + "E004")
+TRANSPORTS = Rule(_transports, ID + "E005")
+PATH = Rule(_path, ID + "E006")
+ORIGINS = Rule(_origins, ID + "E007")
+BOOL = Rule(_bool, ID + "E008")
+COOKIE = Rule(_cookie, ID + "E009", hint="See COOKIE in the README's settings table.")
+LAYER_ALIAS = Rule(_layer_alias, ID + "E010")
+
+#: One line per SOCKETIO key: the rule its value must pass.
+RULES: dict[str, Rule] = {
+    "PING_INTERVAL": SECONDS,
+    "PING_TIMEOUT": SECONDS,
+    "MAX_PAYLOAD": POSITIVE_INT,
+    "PATH": PATH,
+    "TRANSPORTS": TRANSPORTS,
+    "CORS_ALLOWED_ORIGINS": ORIGINS,
+    "CORS_CREDENTIALS": BOOL,
+    "COOKIE": COOKIE,
+    "CONNECT_TIMEOUT": SECONDS,
+    "MAX_ATTACHMENTS": POSITIVE_INT,
+    "CHANNEL_LAYER": LAYER_ALIAS,
+    "NODE_HEARTBEAT_INTERVAL": SECONDS,
+    "NODE_TIMEOUT": SECONDS,
+    "REQUEST_TIMEOUT": SECONDS,
+    "NODE_CHANNEL_CAPACITY": POSITIVE_INT,
+}
+
+
+def value_errors(raw: Mapping[str, Any]) -> list[CheckMessage]:
+    """The per-key errors for a SOCKETIO dict: unknown keys and values that break a rule."""
+    messages: list[CheckMessage] = []
+    for key in sorted(set(raw) - set(DEFAULTS), key=str):
         messages.append(
             Error(
                 f"Unknown SOCKETIO key {key!r}.",
                 hint="Known keys: " + ", ".join(sorted(DEFAULTS)),
-                id="django_socketio.E002",
+                id=ID + "E002",
             )
         )
-    for key in ("PING_INTERVAL", "PING_TIMEOUT", "CONNECT_TIMEOUT"):
-        value = raw.get(key, DEFAULTS[key])
-        if not isinstance(value, Real) or isinstance(value, bool) or value <= 0:
-            messages.append(
-                Error(
-                    f"SOCKETIO[{key!r}] must be a positive number of seconds.",
-                    id="django_socketio.E003",
+    for key, rule in RULES.items():
+        if key in raw:
+            problem = rule.problem(raw[key])
+            if problem is not None:
+                sep = "" if problem.startswith("[") else " "
+                messages.append(
+                    Error(f"SOCKETIO[{key!r}]{sep}{problem}.", hint=rule.hint, id=rule.id)
                 )
-            )
-    for key in ("MAX_PAYLOAD", "MAX_ATTACHMENTS"):
-        value = raw.get(key, DEFAULTS[key])
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            messages.append(
-                Error(f"SOCKETIO[{key!r}] must be a positive integer.", id="django_socketio.E004")
-            )
-    transports = raw.get("TRANSPORTS", DEFAULTS["TRANSPORTS"])
-    if (
-        isinstance(transports, str)
-        or not transports
-        or not set(transports) <= {"polling", "websocket"}
+    return messages
+
+
+def _raw() -> Any:
+    return getattr(settings, "SOCKETIO", {})
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = _raw()
+    if not isinstance(raw, dict):
+        return [Error(f"SOCKETIO must be a dict, not {raw!r}.", id=ID + "E001")]
+    messages = value_errors(raw)
+    bad = {key for key, rule in RULES.items() if key in raw and rule.problem(raw[key])}
+    merged = {**DEFAULTS, **raw}
+
+    def ok(*keys: str) -> bool:  # compare only values that passed their own rule
+        return not bad.intersection(keys)
+
+    if ok("NODE_TIMEOUT", "NODE_HEARTBEAT_INTERVAL") and (
+        merged["NODE_TIMEOUT"] <= merged["NODE_HEARTBEAT_INTERVAL"]
     ):
         messages.append(
             Error(
-                "SOCKETIO['TRANSPORTS'] must list 'polling' and/or 'websocket'.",
-                id="django_socketio.E005",
+                f"SOCKETIO['NODE_TIMEOUT'] ({merged['NODE_TIMEOUT']}) must be longer than "
+                f"SOCKETIO['NODE_HEARTBEAT_INTERVAL'] ({merged['NODE_HEARTBEAT_INTERVAL']}): "
+                "processes would forget each other between heartbeats.",
+                hint="Keep NODE_TIMEOUT at about three heartbeats (defaults: 15 and 5).",
+                id=ID + "E011",
             )
         )
-    payload = raw.get("MAX_PAYLOAD", DEFAULTS["MAX_PAYLOAD"])
-    if isinstance(payload, int) and payload > DAPHNE_MAX_MESSAGE:
+    payload = merged["MAX_PAYLOAD"]
+    if ok("MAX_PAYLOAD") and payload > DAPHNE_MAX_MESSAGE:
         messages.append(
             Warning(
                 f"SOCKETIO['MAX_PAYLOAD'] is {payload} bytes, above daphne's default websocket "
                 f"message limit of {DAPHNE_MAX_MESSAGE}.",
                 hint="Start daphne with --websocket-max-message-size and "
                 "--websocket-max-frame-size.",
-                id="django_socketio.W001",
+                id=ID + "W001",
             )
         )
+    if ok("CHANNEL_LAYER"):
+        messages.extend(_layer_messages(raw, merged["CHANNEL_LAYER"]))
     return messages
+
+
+def _layer_messages(raw: Mapping[str, Any], alias: str | None) -> list[CheckMessage]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if alias is None or alias in layers:
+        return []
+    if "CHANNEL_LAYER" in raw:
+        known = ", ".join(repr(a) for a in layers) or "none"
+        return [
+            Error(
+                f"SOCKETIO['CHANNEL_LAYER'] is {alias!r}, which is not an alias in "
+                f"CHANNEL_LAYERS (aliases: {known}).",
+                hint="Name an alias of CHANNEL_LAYERS, or set SOCKETIO['CHANNEL_LAYER'] = None "
+                "to run in one process.",
+                id=ID + "E010",
+            )
+        ]
+    return [
+        Warning(
+            "No channel layer: CHANNEL_LAYERS has no 'default' alias, so rooms and broadcasts "
+            "stay within each server process, and socketio_emit / emit_sync from another "
+            "process (a shell, a worker, a WSGI server) reach nobody.",
+            hint="Configure CHANNEL_LAYERS (channels_redis for several processes, "
+            "channels.layers.InMemoryChannelLayer for one), or set "
+            "SOCKETIO['CHANNEL_LAYER'] = None to run in one process on purpose.",
+            id=ID + "W002",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_runserver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`manage.py runserver` serves Socket.IO only when it is daphne's (ASGI) runserver."""
+    from django.core.management import get_commands
+
+    if get_commands().get("runserver") == "daphne":
+        return []
+    return [
+        Warning(
+            "manage.py runserver is Django's WSGI server here: it serves no Socket.IO "
+            "(requests to /socket.io/ get 404).",
+            hint="Put 'daphne' first in INSTALLED_APPS (before django.contrib.staticfiles) and "
+            "set ASGI_APPLICATION; or run daphne or uvicorn. If you never use runserver, add "
+            "'django_socketio.W003' to SILENCED_SYSTEM_CHECKS.",
+            id=ID + "W003",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_namespaces(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A server with no namespace answers every client "Invalid namespace"."""
+    from .server import io
+
+    if io.dynamic or any(nsp.handler is not None for nsp in io.namespaces.values()):
+        return []
+    return [
+        Warning(
+            "No Socket.IO namespace is registered, so every client gets 'Invalid namespace'.",
+            hint="Declare a Namespace subclass in a sockets.py module of an app listed in "
+            "INSTALLED_APPS (or register one with django_socketio.register).",
+            id=ID + "W004",
+        )
+    ]
+
+
+def first_error(raw: Mapping[str, Any]) -> str | None:
+    """The first per-key error for `raw` as one line, for `conf.build_settings`."""
+    for message in value_errors(raw):
+        if message.id != ID + "E002":
+            return message.msg
+    return None

@@ -1,8 +1,11 @@
 """The `SOCKETIO = {...}` setting, read once into a frozen `Settings`.
 
 [edge] Keys are upper case like Django's other dict settings; times are in
-seconds. Wrong values are reported by `checks.py` (``manage.py check``), so this
-module coerces what it can and never raises at import.
+seconds. Wrong values are reported by `checks.py` (``manage.py check``); this
+module never raises at import, and `build_settings` (first called when the
+ASGI application is built) raises `ImproperlyConfigured` naming the key, with
+the same message as the check, rather than a bare ``ValueError`` from deep
+inside daphne's start-up.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -85,7 +89,13 @@ def user_settings() -> dict[str, Any]:
 
 def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """Merge DEFAULTS, the project's SOCKETIO dict and `overrides` into Settings."""
-    raw = {**DEFAULTS, **user_settings(), **(overrides or {})}
+    from .checks import first_error
+
+    given = {**user_settings(), **(overrides or {})}
+    problem = first_error(given)
+    if problem is not None:
+        raise ImproperlyConfigured(f"{problem} (manage.py check lists every problem)")
+    raw = {**DEFAULTS, **given}
     origins = raw["CORS_ALLOWED_ORIGINS"]
     origins = (origins,) if isinstance(origins, str) else tuple(origins or ())
     cookie = raw["COOKIE"]

@@ -1,10 +1,12 @@
 """Finding namespace handlers: ``sockets.py`` modules, the way the admin finds ``admin.py``.
 
 [edge] `autodiscover()` imports ``<app>.sockets`` for every installed app and
-registers each `Namespace` subclass defined there that sets `namespace` in its
-own body (a base class without it is left alone). `register` does the same for a
-class anywhere else. Registering two handlers for one namespace raises
-`AlreadyRegistered` at import time.
+registers each `Namespace` subclass defined there, at its `namespace`. A class
+that sets no `namespace` serves the one it inherits (``"/"`` from `Namespace`)
+(forgetting the line must not leave a handler silently unregistered), unless
+another class of the same module subclasses it: that one is a base class, and
+is left alone. `register` does the same for a class anywhere else. Two handlers
+for one namespace raise `AlreadyRegistered` at import time, naming both.
 """
 
 from __future__ import annotations
@@ -47,14 +49,14 @@ def _registered(server: SocketIOServer) -> set[type[Namespace]]:
 
 
 def declared_namespaces(module: object) -> list[type[Namespace]]:
-    """The handler classes a ``sockets`` module declares, in definition order."""
-    return [
+    """The handler classes a ``sockets`` module declares (bases of others excepted)."""
+    defined = [
         obj
         for _, obj in inspect.getmembers(module, inspect.isclass)
-        if issubclass(obj, Namespace)
-        and obj.__module__ == getattr(module, "__name__", None)
-        and "namespace" in vars(obj)
+        if issubclass(obj, Namespace) and obj.__module__ == getattr(module, "__name__", None)
     ]
+    bases = {base for obj in defined for base in obj.__mro__[1:]}
+    return [obj for obj in defined if "namespace" in vars(obj) or obj not in bases]
 
 
 def autodiscover(server: SocketIOServer | None = None) -> list[str]:

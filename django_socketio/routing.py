@@ -104,5 +104,39 @@ class SocketIOApplication:
 def socketio_application(
     django_asgi_app: Any = None, websocket_fallback: Any = None
 ) -> SocketIOApplication:
-    """Socket.IO at ``SOCKETIO["PATH"]``; every other HTTP request goes to Django."""
+    """Socket.IO at ``SOCKETIO["PATH"]``; every other HTTP request goes to Django.
+
+    With ``DEBUG`` and ``django.contrib.staticfiles`` installed, static files are
+    served the way ``runserver`` serves them, under daphne and uvicorn too (a page
+    and its ``socket.io.min.js`` work in development without a ``collectstatic``).
+    """
+    _require_app()
+    if django_asgi_app is not None and _serve_static_files():
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
     return SocketIOApplication(django_asgi_app, websocket_fallback=websocket_fallback)
+
+
+def _require_app() -> None:
+    """Without the app, no ``sockets.py`` is found and every client gets "Invalid namespace"."""
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    if apps.ready and not apps.is_installed("django_socketio"):
+        raise ImproperlyConfigured(
+            "'django_socketio' is not in INSTALLED_APPS: add it (after 'channels'), or no "
+            "sockets.py module is found and every client gets 'Invalid namespace'."
+        )
+
+
+def _serve_static_files() -> bool:
+    from django.apps import apps
+    from django.conf import settings
+
+    return bool(
+        settings.DEBUG
+        and getattr(settings, "STATIC_URL", None)
+        and apps.ready
+        and apps.is_installed("django.contrib.staticfiles")
+    )

@@ -8,6 +8,7 @@ session read once per connection from the handshake's cookies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from channels.db import database_sync_to_async
 from .conf import get_settings
 from .socketio.adapter import Adapter
 from .socketio.server import Client, SocketIOServer
+
+logger = logging.getLogger("django_socketio")
 
 
 class DjangoSocketIOServer(SocketIOServer):
@@ -33,6 +36,12 @@ class DjangoSocketIOServer(SocketIOServer):
         settings = get_settings()
         layer = get_channel_layer(settings.channel_layer) if settings.channel_layer else None
         if layer is None:
+            if settings.channel_layer:
+                logger.warning(
+                    "CHANNEL_LAYERS has no alias %r (SOCKETIO['CHANNEL_LAYER']): rooms and "
+                    "broadcasts stay in this process; see `manage.py check`",
+                    settings.channel_layer,
+                )
             return Adapter()
         return ChannelLayerAdapter(
             self,

@@ -18,6 +18,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 ROOT_URLCONF = "tests.urls"
+# The tests start daphne and uvicorn themselves, never runserver.
+SILENCED_SYSTEM_CHECKS = ["django_socketio.W003"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 USE_TZ = True

@@ -497,6 +497,7 @@ class SocketIOServer:
         self.parser: Parser = parser or JSONParser()
         self.namespaces: dict[str, ServerNamespace] = {}
         self.dynamic: list[tuple[re.Pattern[str], Namespace]] = []
+        self._unknown_namespaces: set[str] = set()
         self.middlewares: list[Middleware] = []
         self.clients: dict[str, Client] = {}
         self._engine: Engine | None = None
@@ -728,6 +729,7 @@ class SocketIOServer:
             return
         nsp = self._find_namespace(packet.namespace)
         if nsp is None:
+            self._warn_unknown_namespace(packet.namespace)
             await client.send_packet(
                 Packet(PacketType.CONNECT_ERROR, packet.namespace, {"message": "Invalid namespace"})
             )
@@ -738,6 +740,20 @@ class SocketIOServer:
         if client.user is None:
             await self.authenticate(client)
         await nsp.add(client, packet.data if packet.data is not None else {})
+
+    def _warn_unknown_namespace(self, name: str) -> None:
+        """Say once per name (a bounded set: names come from clients) why clients are refused."""
+        if name in self._unknown_namespaces or len(self._unknown_namespaces) >= 100:
+            return
+        self._unknown_namespaces.add(name)
+        served = sorted(n for n, nsp in self.namespaces.items() if nsp.handler is not None)
+        logger.warning(
+            "a client asked for namespace %r, which no handler serves, and got 'Invalid "
+            "namespace' (served: %s); is the app with its sockets.py in INSTALLED_APPS, "
+            "and does the class set `namespace`?",
+            name[:100],
+            ", ".join(served + [p.pattern for p, _ in self.dynamic]) or "none",
+        )
 
     async def _close_client(self, client: Client, reason: str) -> None:
         for socket in list(client.sockets.values()):

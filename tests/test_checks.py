@@ -1,0 +1,292 @@
+"""The system checks (django_socketio/checks.py), compared by value: id, message and hint.
+
+Each bad value a user could write gets a message naming the key; the same rule stops
+`build_settings` (daphne's start-up) with ImproperlyConfigured naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import Error, Warning
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_socketio import checks
+from django_socketio.conf import DEFAULTS, build_settings
+
+LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def run(socketio: Any, **other: Any) -> list[Any]:
+    with override_settings(SOCKETIO=socketio, **{"CHANNEL_LAYERS": LAYERS, **other}):
+        return checks.check_settings()
+
+
+def test_every_key_has_a_rule_and_its_default_passes() -> None:
+    # Adding a SOCKETIO key means adding its rule to checks.RULES (one line).
+    assert set(checks.RULES) == set(DEFAULTS)
+    assert run({}) == []
+    assert run(dict(DEFAULTS)) == []
+
+
+def test_not_a_dict() -> None:
+    assert run(["PING_INTERVAL"]) == [
+        Error("SOCKETIO must be a dict, not ['PING_INTERVAL'].", id="django_socketio.E001")
+    ]
+
+
+def test_unknown_key() -> None:
+    assert run({"PING_INTERVALL": 3}) == [
+        Error(
+            "Unknown SOCKETIO key 'PING_INTERVALL'.",
+            hint="Known keys: " + ", ".join(sorted(DEFAULTS)),
+            id="django_socketio.E002",
+        )
+    ]
+
+
+SECONDS_KEYS = [k for k, r in checks.RULES.items() if r is checks.SECONDS]
+
+
+@pytest.mark.parametrize("key", SECONDS_KEYS)
+@pytest.mark.parametrize("value", [0, -1, "25", None, True, float("inf")])
+def test_seconds(key: str, value: Any) -> None:
+    assert run({key: value}) == [
+        Error(
+            f"SOCKETIO[{key!r}] must be a positive number of seconds, not {value!r}.",
+            id="django_socketio.E003",
+        )
+    ]
+
+
+@pytest.mark.parametrize("key", ["MAX_PAYLOAD", "MAX_ATTACHMENTS", "NODE_CHANNEL_CAPACITY"])
+@pytest.mark.parametrize("value", [0, 1.5, "10", True])
+def test_positive_int(key: str, value: Any) -> None:
+    assert run({key: value}) == [
+        Error(
+            f"SOCKETIO[{key!r}] must be a positive integer, not {value!r}.",
+            id="django_socketio.E004",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", ["websocket", [], ["polling", "webtransport"], None])
+def test_transports(value: Any) -> None:
+    assert run({"TRANSPORTS": value}) == [
+        Error(
+            "SOCKETIO['TRANSPORTS'] must list 'polling' and/or 'websocket', e.g. "
+            f"('polling', 'websocket'), not {value!r}.",
+            id="django_socketio.E005",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", ["", "/", "socket io", "a?b", 5])
+def test_path(value: Any) -> None:
+    assert run({"PATH": value}) == [
+        Error(
+            "SOCKETIO['PATH'] must be a URL path such as 'socket.io' (no '?', '#' or spaces), "
+            f"not {value!r}.",
+            id="django_socketio.E006",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["*", "https://app.example.com", ["http://localhost:5173", "https://a.b/"], ()]
+)
+def test_good_origins(value: Any) -> None:
+    assert run({"CORS_ALLOWED_ORIGINS": value}) == []
+
+
+FORMAT = "an origin is scheme://host[:port] with no path, e.g. 'https://app.example.com' or 'http://localhost:5173'"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("app.example.com", f"has 'app.example.com'; {FORMAT}"),
+        (["https://a.example.com/app"], f"has 'https://a.example.com/app'; {FORMAT}"),
+        (["ftp://a.example.com"], f"has 'ftp://a.example.com'; {FORMAT}"),
+        (["http://a:99999"], f"has 'http://a:99999'; {FORMAT}"),
+        (
+            ["https://App.Example.com"],
+            "has 'https://App.Example.com'; write it as browsers send it: "
+            "'https://app.example.com'",
+        ),
+        ([5], "has 5; each origin must be a string like 'https://app.example.com'"),
+        (5, "must be a list of origins or '*', not 5"),
+    ],
+)
+def test_bad_origins(value: Any, problem: str) -> None:
+    assert run({"CORS_ALLOWED_ORIGINS": value}) == [
+        Error(f"SOCKETIO['CORS_ALLOWED_ORIGINS'] {problem}.", id="django_socketio.E007")
+    ]
+
+
+def test_bool() -> None:
+    assert run({"CORS_CREDENTIALS": "no"}) == [
+        Error(
+            "SOCKETIO['CORS_CREDENTIALS'] must be True or False, not 'no'.",
+            id="django_socketio.E008",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, False, "io", {"name": "sid", "samesite": "Strict", "secure": True, "path": "/"}],
+)
+def test_good_cookies(value: Any) -> None:
+    assert run({"COOKIE": value}) == []
+    build_settings({"COOKIE": value})
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (5, " must be None, True, a cookie name or a dict, not 5"),
+        (
+            {"nmae": "io"},
+            " has unknown key(s) ['nmae']; known: name, path, httponly, samesite, secure",
+        ),
+        ({"secure": "yes"}, "['secure'] must be a bool, not 'yes'"),
+        (
+            "my cookie",
+            "['name'] must be a cookie name (letters, digits, no spaces), not 'my cookie'",
+        ),
+        ({"path": "app"}, "['path'] must start with '/', not 'app'"),
+        (
+            {"samesite": "lax"},
+            "['samesite'] must be one of ('Lax', 'Strict', 'None', ''), not 'lax'",
+        ),
+        (
+            {"samesite": "None"},
+            "['samesite'] 'None' needs 'secure': True (browsers drop the cookie otherwise)",
+        ),
+    ],
+)
+def test_bad_cookies(value: Any, problem: str) -> None:
+    assert run({"COOKIE": value}) == [
+        Error(
+            f"SOCKETIO['COOKIE']{problem}.",
+            hint="See COOKIE in the README's settings table.",
+            id="django_socketio.E009",
+        )
+    ]
+
+
+def test_layer_alias_type() -> None:
+    assert run({"CHANNEL_LAYER": 3}) == [
+        Error(
+            "SOCKETIO['CHANNEL_LAYER'] must be an alias in CHANNEL_LAYERS (e.g. 'default') or "
+            "None, not 3.",
+            id="django_socketio.E010",
+        )
+    ]
+
+
+def test_unknown_layer_alias() -> None:
+    assert run({"CHANNEL_LAYER": "redis"}) == [
+        Error(
+            "SOCKETIO['CHANNEL_LAYER'] is 'redis', which is not an alias in CHANNEL_LAYERS "
+            "(aliases: 'default').",
+            hint="Name an alias of CHANNEL_LAYERS, or set SOCKETIO['CHANNEL_LAYER'] = None to "
+            "run in one process.",
+            id="django_socketio.E010",
+        )
+    ]
+
+
+@pytest.mark.parametrize("layers", [None, {}])
+def test_no_channel_layer(layers: Any) -> None:
+    expected = Warning(
+        "No channel layer: CHANNEL_LAYERS has no 'default' alias, so rooms and broadcasts stay "
+        "within each server process, and socketio_emit / emit_sync from another process (a "
+        "shell, a worker, a WSGI server) reach nobody.",
+        hint="Configure CHANNEL_LAYERS (channels_redis for several processes, "
+        "channels.layers.InMemoryChannelLayer for one), or set SOCKETIO['CHANNEL_LAYER'] = None "
+        "to run in one process on purpose.",
+        id="django_socketio.W002",
+    )
+    assert run({}, CHANNEL_LAYERS=layers) == [expected]
+    assert run({"CHANNEL_LAYER": None}, CHANNEL_LAYERS=layers) == []
+
+
+def test_node_timeout_shorter_than_heartbeat() -> None:
+    assert run({"NODE_TIMEOUT": 5, "NODE_HEARTBEAT_INTERVAL": 5}) == [
+        Error(
+            "SOCKETIO['NODE_TIMEOUT'] (5) must be longer than SOCKETIO['NODE_HEARTBEAT_INTERVAL'] "
+            "(5): processes would forget each other between heartbeats.",
+            hint="Keep NODE_TIMEOUT at about three heartbeats (defaults: 15 and 5).",
+            id="django_socketio.E011",
+        )
+    ]
+    # A value that already failed its own rule is not compared again.
+    assert [m.id for m in run({"NODE_TIMEOUT": "x"})] == ["django_socketio.E003"]
+
+
+def test_payload_above_daphne() -> None:
+    assert run({"MAX_PAYLOAD": 2_000_000}) == [
+        Warning(
+            "SOCKETIO['MAX_PAYLOAD'] is 2000000 bytes, above daphne's default websocket message "
+            "limit of 1048576.",
+            hint="Start daphne with --websocket-max-message-size and --websocket-max-frame-size.",
+            id="django_socketio.W001",
+        )
+    ]
+
+
+def test_several_problems_are_all_reported() -> None:
+    ids = [m.id for m in run({"PING_TIMEOUT": 0, "PATH": "", "NOPE": 1})]
+    assert ids == ["django_socketio.E002", "django_socketio.E003", "django_socketio.E006"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"PING_INTERVAL": "25"},
+            "SOCKETIO['PING_INTERVAL'] must be a positive number of seconds, not '25'.",
+        ),
+        (
+            {"COOKIE": {"samesite": "lax"}},
+            "SOCKETIO['COOKIE']['samesite'] must be one of ('Lax', 'Strict', 'None', ''), "
+            "not 'lax'.",
+        ),
+        ({"MAX_PAYLOAD": "1e6"}, "SOCKETIO['MAX_PAYLOAD'] must be a positive integer, not '1e6'."),
+    ],
+)
+def test_build_settings_names_the_key(value: dict[str, Any], message: str) -> None:
+    """What daphne's start-up shows for a value `manage.py check` would have reported."""
+    with pytest.raises(ImproperlyConfigured) as raised:
+        build_settings(value)
+    assert str(raised.value) == f"{message} (manage.py check lists every problem)"
+    with override_settings(SOCKETIO=value), pytest.raises(ImproperlyConfigured):
+        build_settings()
+
+
+def test_runserver_check() -> None:
+    from django.core.management import get_commands
+
+    get_commands.cache_clear()
+    with override_settings(INSTALLED_APPS=["django.contrib.staticfiles", "django_socketio"]):
+        get_commands.cache_clear()
+        assert checks.check_runserver() == [
+            Warning(
+                "manage.py runserver is Django's WSGI server here: it serves no Socket.IO "
+                "(requests to /socket.io/ get 404).",
+                hint="Put 'daphne' first in INSTALLED_APPS (before django.contrib.staticfiles) "
+                "and set ASGI_APPLICATION; or run daphne or uvicorn. If you never use "
+                "runserver, add 'django_socketio.W003' to SILENCED_SYSTEM_CHECKS.",
+                id="django_socketio.W003",
+            )
+        ]
+    with override_settings(
+        INSTALLED_APPS=["daphne", "django.contrib.staticfiles", "django_socketio"]
+    ):
+        get_commands.cache_clear()
+        assert checks.check_runserver() == []
+    get_commands.cache_clear()
