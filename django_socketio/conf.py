@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     # Socket.IO
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
     "MAX_ATTACHMENTS": 10,  # binary attachments per packet
+    "MAX_DEPTH": 64,  # how deeply arrays/objects may nest in a packet's JSON
     # Several processes
     "CHANNEL_LAYER": "default",  # alias in CHANNEL_LAYERS; None: this process only
     "NODE_HEARTBEAT_INTERVAL": 5.0,  # seconds between a node's heartbeats
@@ -71,6 +72,7 @@ class Settings:
     cookie: Cookie | None
     connect_timeout: float
     max_attachments: int
+    max_depth: int
     channel_layer: str | None
     node_heartbeat_interval: float
     node_timeout: float
@@ -120,6 +122,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         cookie=cookie,
         connect_timeout=float(raw["CONNECT_TIMEOUT"]),
         max_attachments=int(raw["MAX_ATTACHMENTS"]),
+        max_depth=int(raw["MAX_DEPTH"]),
         channel_layer=raw["CHANNEL_LAYER"],
         node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
         node_timeout=float(raw["NODE_TIMEOUT"]),

@@ -11,9 +11,23 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+MAX_MESSAGE = 300
+"""Characters of a `ProtocolError` message: they quote what a peer sent, and are logged."""
+
+
+def shorten(value: object, limit: int = 100) -> str:
+    """``repr(value)`` cut to `limit` characters: a peer's value quoted in a log line."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
 
 class ProtocolError(Exception):
-    """Anything malformed that arrived from the peer."""
+    """Anything malformed that arrived from the peer (its message is cut to MAX_MESSAGE)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        if isinstance(message, str) and len(message) > MAX_MESSAGE:
+            message = shorten(message, MAX_MESSAGE)
+        super().__init__(message, *args)
 
 
 class ErrorCode(IntEnum):

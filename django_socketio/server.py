@@ -27,6 +27,8 @@ class DjangoSocketIOServer(SocketIOServer):
         self.engine_config = settings.engine
         self.connect_timeout = settings.connect_timeout
         self.parser.max_attachments = settings.max_attachments
+        if hasattr(self.parser, "max_depth"):
+            self.parser.max_depth = settings.max_depth
 
     def make_adapter(self) -> Adapter:
         from channels.layers import get_channel_layer

@@ -23,6 +23,7 @@ PURE = [
     "django_socketio.engineio.session",
     "django_socketio.engineio.handshake",
     "django_socketio.stats",
+    "django_socketio.socketio.limits",
 ]
 if (ROOT / "django_socketio/socketio/packets.py").exists():
     PURE.append("django_socketio.socketio.packets")

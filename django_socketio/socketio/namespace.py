@@ -29,10 +29,13 @@ def check_event(event: str) -> None:
 
 
 _LIFECYCLE = frozenset({"on_connect", "on_disconnect", "on_server_event"})
+_RESERVED_METHODS = frozenset(f"on_{event}" for event in RESERVED_EVENTS) - _LIFECYCLE
 
 
 def on(event: str) -> Callable[[F], F]:
-    """Handle the event `event` with the decorated method (any event name)."""
+    """Handle the event `event` with the decorated method (any name but a reserved one)."""
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved event name: no client can send it")
 
     def decorate(method: F) -> F:
         method._socketio_event = event  # type: ignore[attr-defined]
@@ -57,6 +60,17 @@ class Namespace:
 
     namespace: str | re.Pattern[str] = "/"
     middlewares: tuple[Callable[..., Any], ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A handler for a reserved name would look like a lifecycle hook and be reachable
+        # by any client that sends that name (audit F16): refuse it where it is written.
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            if name in _RESERVED_METHODS and callable(value):
+                raise TypeError(
+                    f"{cls.__qualname__}.{name}: {name[3:]!r} is a reserved event name; "
+                    "clients cannot send it and the server never calls this method"
+                )
 
     @classmethod
     def event_handlers(cls) -> dict[str, str]:

@@ -40,9 +40,10 @@ import math
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
-from ..exceptions import PacketError
+from ..exceptions import PacketError, shorten
 
 
 class PacketType(IntEnum):
@@ -222,8 +223,30 @@ def _finite_float(text: str) -> float:
 
 _loads = json.JSONDecoder(parse_float=_finite_float, parse_constant=_reject_constant).decode
 
+MAX_DEPTH = 64
+"""Default bound on how deeply arrays and objects may nest in a payload.
 
-def _decode_text(text: str, max_attachments: int) -> tuple[Packet, int | None]:
+Python's JSON decoder recurses once per level, so without a bound the depth
+at which a payload fails depends on the stack (about 980 levels); the bound is
+checked before decoding. ``["event", [1]]`` is depth 2.
+"""
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _depth(payload: str, limit: int) -> int:
+    """How deeply `payload` nests, or any value <= `limit` when it surely stays within it."""
+    if payload.count("[") + payload.count("{") <= limit:  # the usual case, at C speed
+        return 0
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", payload))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _decode_text(
+    text: str, max_attachments: int, max_depth: int = MAX_DEPTH
+) -> tuple[Packet, int | None]:
     """Decode a text packet: the packet, and its attachment count if it is binary."""
     match = _HEADER.match(text)
     if match is None:
@@ -253,6 +276,8 @@ def _decode_text(text: str, max_attachments: int) -> tuple[Packet, int | None]:
     if payload:
         if ptype is PacketType.DISCONNECT:
             raise PacketError("DISCONNECT carries no data")
+        if _depth(payload, max_depth) > max_depth:
+            raise PacketError(f"payload nested deeper than {max_depth} levels")
         try:
             data = _loads(payload)
         except (ValueError, RecursionError) as exc:
@@ -281,7 +306,7 @@ def _fill_placeholders(data: list[Any], attachments: list[bytes]) -> None:
                 if value.get("_placeholder") is True:
                     num = value.get("num")
                     if type(num) is not int or not 0 <= num < len(attachments):
-                        raise PacketError(f"placeholder for a missing attachment: {num!r}")
+                        raise PacketError(f"placeholder for a missing attachment: {shorten(num)}")
                     node[key] = attachments[num]  # same key: allowed while iterating
                 else:
                     stack.append(value)
@@ -296,10 +321,11 @@ class Decoder:
     `PacketError` it is empty again, though the connection should be closed.
     """
 
-    __slots__ = ("_attachments", "_expected", "_pending", "max_attachments")
+    __slots__ = ("_attachments", "_expected", "_pending", "max_attachments", "max_depth")
 
-    def __init__(self, max_attachments: int = 10) -> None:
+    def __init__(self, max_attachments: int = 10, max_depth: int = MAX_DEPTH) -> None:
         self.max_attachments = max_attachments
+        self.max_depth = max_depth
         self._pending: Packet | None = None
         self._expected = 0
         self._attachments: list[bytes] = []
@@ -315,7 +341,7 @@ class Decoder:
             if self._pending is not None:
                 self._reset()
                 raise PacketError("text packet while binary attachments are due")
-            packet, count = _decode_text(data, self.max_attachments)
+            packet, count = _decode_text(data, self.max_attachments, self.max_depth)
             if count is None:
                 return packet
             if count == 0:  # labelled binary, but nothing follows
@@ -365,14 +391,15 @@ class Parser(Protocol):
 class JSONParser:
     """The default parser: JSON text, with bytes sent as separate attachments."""
 
-    __slots__ = ("max_attachments",)
+    __slots__ = ("max_attachments", "max_depth")
 
-    def __init__(self, max_attachments: int = 10) -> None:
+    def __init__(self, max_attachments: int = 10, max_depth: int = MAX_DEPTH) -> None:
         self.max_attachments = max_attachments
+        self.max_depth = max_depth
 
     def encode(self, packet: Packet) -> list[str | bytes]:
         text, attachments = encode(packet)
         return [text, *attachments]
 
     def decoder(self) -> Decoder:
-        return Decoder(self.max_attachments)
+        return Decoder(self.max_attachments, self.max_depth)

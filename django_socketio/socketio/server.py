@@ -25,10 +25,11 @@ from urllib.parse import parse_qsl
 
 from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
 from ..engineio.session import Reason
-from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError
+from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError, shorten
 from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
-from .namespace import Namespace, check_event
+from .limits import LimitCounters, Throttle
+from .namespace import RESERVED_EVENTS, Namespace, check_event
 from .observer import Observer
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketType, Parser
@@ -36,6 +37,10 @@ from .rooms import BroadcastOptions, RoomIndex
 from .socket import Handshake, Socket, ack_value, maybe_await
 
 logger = logging.getLogger("django_socketio")
+
+#: A socket's handler tracebacks: the first few, then one per interval (seconds).
+FAILURE_LOG_BURST = 5
+FAILURE_LOG_INTERVAL = 10.0
 
 Middleware = Callable[[Socket, Any], Awaitable[None] | None]
 
@@ -130,6 +135,7 @@ class ServerNamespace:
         self.middlewares: list[Middleware] = []
         self.handler: Namespace | None = None
         self.events: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self.handler_methods: dict[str, Callable[..., Any]] = {}
         self._on_connect: Callable[..., Awaitable[Any]] | None = None
         self._on_disconnect: Callable[..., Awaitable[Any]] | None = None
         self._on_server_event: Callable[..., Awaitable[Any]] | None = None
@@ -142,10 +148,11 @@ class ServerNamespace:
     def set_handler(self, handler: Namespace) -> None:
         self.handler = handler
         bind = self.server.bind_handler
-        self.events = {
-            event: bind(getattr(handler, method))
+        self.handler_methods = {
+            event: getattr(handler, method)
             for event, method in type(handler).event_handlers().items()
         }
+        self.events = {event: bind(method) for event, method in self.handler_methods.items()}
         cls = type(handler)
         self._on_connect = (
             bind(handler.on_connect) if cls.on_connect is not Namespace.on_connect else None
@@ -389,8 +396,8 @@ class ServerNamespace:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def add(self, client: Client, auth: Any) -> None:
-        """Connect `client` to this namespace, or answer CONNECT_ERROR."""
+    async def add(self, client: Client, auth: Any) -> bool:
+        """Connect `client` to this namespace (True), or answer CONNECT_ERROR (False)."""
         socket = Socket(self, client, auth)
         client.sockets[self.name] = socket
         self.sockets[socket.id] = socket
@@ -402,14 +409,14 @@ class ServerNamespace:
                 await self._on_connect(socket, auth)
         except ConnectionRefused as exc:
             await self._refuse(socket, exc.error_data())
-            return
+            return False
         except Exception:
             STATS.handler_errors += 1
             logger.exception("connect handler of namespace %s failed", self.name)
             await self._refuse(socket, {"message": "Internal server error"})
-            return
+            return False
         if client.sockets.get(self.name) is not socket:  # the connection closed meanwhile
-            return
+            return False
         pending, socket._pending = socket._pending or [], None
         socket.connected = True
         STATS.socket_connects += 1
@@ -417,6 +424,7 @@ class ServerNamespace:
         for observer in self.server.observers:
             observer.socket_connected(socket)
         await socket._send_frames(pending)
+        return True
 
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
         socket._pending = None
@@ -457,6 +465,7 @@ class ServerNamespace:
         handler = self.events.get(event)
         for observer in self.server.observers:
             observer.event_received(socket, event, args)
+        in_handler = False
         try:
             for middleware in socket._middlewares:
                 await maybe_await(middleware(event, args))
@@ -464,12 +473,13 @@ class ServerNamespace:
                 await maybe_await(listener(event, *args))
             if handler is None:
                 return
+            in_handler = True
             started = time.perf_counter()
             result = await handler(socket, *args)
             STATS.handler_latency.observe(time.perf_counter() - started)
-        except Exception:
+        except Exception as exc:
             STATS.handler_errors += 1
-            logger.exception("handler for event %r in namespace %s failed", event, self.name)
+            self._handler_failed(socket, event, args, exc, in_handler)
             return
         if packet.id is not None and socket.connected:
             ack_args = (
@@ -478,6 +488,58 @@ class ServerNamespace:
             await socket._send_frames(
                 self.server.parser.encode(Packet(PacketType.ACK, self.name, ack_args, packet.id))
             )
+
+    def _handler_failed(
+        self, socket: Socket, event: str, args: list[Any], exc: Exception, in_handler: bool
+    ) -> None:
+        """Log a failed event without letting one client fill the log (audit F12)."""
+        state = socket._inbound
+        if (
+            in_handler
+            and isinstance(exc, TypeError)
+            and not self._arguments_fit(event, socket, args)
+        ):
+            # The client sent arguments the handler's signature cannot take: its
+            # mistake, not a server bug, so no traceback; once per socket.
+            if not state.bad_arguments:
+                state.bad_arguments = True
+                logger.info(
+                    "socket %s sent %r with %d argument(s) that handler %s does not take "
+                    "(reported once per socket)",
+                    socket.id,
+                    event,
+                    len(args),
+                    self.handler_methods[event].__qualname__,
+                )
+            return
+        now = self.server.now()
+        if state.failures is None:
+            state.failures = Throttle(FAILURE_LOG_INTERVAL, now, FAILURE_LOG_BURST)
+        held = state.failures.allow(now)
+        if held is None:
+            return
+        logger.error(
+            "handler for event %r in namespace %s failed",
+            event,
+            self.name,
+            exc_info=exc,
+        )
+        if held:
+            logger.error(
+                "%d more failures of socket %s's handlers were not logged", held, socket.id
+            )
+
+    def _arguments_fit(self, event: str, socket: Socket, args: list[Any]) -> bool:
+        method = self.handler_methods.get(event)
+        if method is None:
+            return True
+        try:
+            inspect.signature(method).bind(socket, *args)
+        except TypeError:
+            return False
+        except ValueError:  # no signature to read (a builtin): assume it fits
+            return True
+        return True
 
 
 class SocketIOServer:
@@ -506,6 +568,8 @@ class SocketIOServer:
         #: This process in the Admin UI, the Django admin and metrics: host#pid.
         self.server_id = f"{_socket.gethostname()}#{os.getpid()}"
         self.started = time.time()
+        #: What the inbound limits refused, as plain integers.
+        self.limit_counters = LimitCounters()
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -583,6 +647,10 @@ class SocketIOServer:
         """`stats()` of this process, then of every other process that answers in time."""
         remote = await self.adapter.request(self.of("/"), "server_stats", {})
         return [self.stats(), *(answer for answer in remote if answer)]
+
+    def now(self) -> float:
+        """The clock the limits count with (the event loop's)."""
+        return asyncio.get_running_loop().time()
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -690,7 +758,9 @@ class SocketIOServer:
 
     def _connect_timed_out(self, client: Client) -> None:
         client.connect_timer = None
-        if not client.sockets and self.clients.get(client.eio_sid) is client:
+        if self.clients.get(client.eio_sid) is not client:
+            return
+        if not any(socket.connected for socket in client.sockets.values()):
             self.spawn(self.engine.close(client.eio_sid))
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
@@ -706,27 +776,38 @@ class SocketIOServer:
         if packet is None:
             return  # a binary packet waiting for its attachments
         ptype = packet.type
-        if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
-            socket = client.sockets.get(packet.namespace)
-            if socket is not None and socket.connected:
+        socket = client.sockets.get(packet.namespace)
+        # As Node's `Client.ondecoded`: a packet for a namespace this client has not
+        # joined, or a CONNECT for one it has, means a broken or hostile client.
+        if ptype is PacketType.CONNECT:
+            if socket is None:
+                await self._connect(client, packet)
+                return
+            problem = f"second CONNECT to namespace {shorten(packet.namespace)}"
+        elif socket is None or not socket.connected:
+            problem = (
+                f"{ptype.name} packet for namespace {shorten(packet.namespace)}, not connected"
+            )
+        elif ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
+            if packet.data[0] not in RESERVED_EVENTS:
                 self.spawn(socket.nsp.dispatch(socket, packet))
+                return
+            # No middleware, listener or handler may ever see a lifecycle name (F16).
+            self.limit_counters.reserved_events += 1
+            problem = f"reserved event name {packet.data[0]!r}"
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
-            socket = client.sockets.get(packet.namespace)
-            if socket is not None:
-                await socket._receive_ack(packet.id, packet.data)
-        elif ptype is PacketType.CONNECT:
-            await self._connect(client, packet)
+            await socket._receive_ack(packet.id, packet.data)
+            return
         elif ptype is PacketType.DISCONNECT:
-            socket = client.sockets.get(packet.namespace)
-            if socket is not None:
-                await socket.nsp.remove(socket, DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+            await socket.nsp.remove(socket, DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
+            return
         else:
-            logger.info("closing connection %s: unexpected %s packet", sid, ptype.name)
-            await self._close_client(client, DisconnectReason.PARSE_ERROR)
+            problem = f"unexpected {ptype.name} packet"
+        self.limit_counters.protocol_violations += 1
+        logger.info("closing connection %s: %s", sid, problem)
+        await self._close_client(client, DisconnectReason.PARSE_ERROR)
 
     async def _connect(self, client: Client, packet: Packet) -> None:
-        if packet.namespace in client.sockets:
-            return
         nsp = self._find_namespace(packet.namespace)
         if nsp is None:
             self._warn_unknown_namespace(packet.namespace)
@@ -734,12 +815,14 @@ class SocketIOServer:
                 Packet(PacketType.CONNECT_ERROR, packet.namespace, {"message": "Invalid namespace"})
             )
             return
-        if client.connect_timer is not None:
-            client.connect_timer.cancel()
-            client.connect_timer = None
         if client.user is None:
             await self.authenticate(client)
-        await nsp.add(client, packet.data if packet.data is not None else {})
+        connected = await nsp.add(client, packet.data if packet.data is not None else {})
+        # Only a successful CONNECT stops the clock (Node's `doConnect`): a client whose
+        # every CONNECT is refused is closed at CONNECT_TIMEOUT (F9).
+        if connected and client.connect_timer is not None:
+            client.connect_timer.cancel()
+            client.connect_timer = None
 
     def _warn_unknown_namespace(self, name: str) -> None:
         """Say once per name (a bounded set: names come from clients) why clients are refused."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeoutError
 from ..stats import STATS
+from .limits import InboundState
 from .namespace import check_event
 from .packets import Packet, PacketType
 
@@ -91,6 +92,7 @@ class Socket:
         self._any_listeners: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
+        self._inbound = InboundState()
 
     # -- identity ----------------------------------------------------------------
 
