@@ -1,10 +1,13 @@
 """django-channels-socketio: a Socket.IO server for Django, built on Channels.
 
-The names users need are importable from here. `io` and `register` load lazily,
-so importing this package reads no settings and imports no Channels code.
+The names users need are importable from here. `io`, `register` and `Socket` load
+lazily, so importing this package reads no settings and imports no Channels code.
+Type checkers see them as what they are (the package ships ``py.typed``): the
+lazy module ``__getattr__`` exists only at run time, so a misspelt name or method
+is an error to mypy, not an ``Any``.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import AckTimeoutError, ConnectionRefused
 from .socketio.namespace import Namespace, on
@@ -22,17 +25,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "io":
-        from .server import io
+if TYPE_CHECKING:
+    from .registry import register
+    from .server import io
+    from .socketio.socket import Socket
+else:
 
-        return io
-    if name == "register":
-        from .registry import register
+    def __getattr__(name: str) -> Any:
+        if name == "io":
+            from .server import io
 
-        return register
-    if name == "Socket":
-        from .socketio.socket import Socket
+            return io
+        if name == "register":
+            from .registry import register
 
-        return Socket
-    raise AttributeError(f"module 'django_socketio' has no attribute {name!r}")
+            return register
+        if name == "Socket":
+            from .socketio.socket import Socket
+
+            return Socket
+        raise AttributeError(f"module 'django_socketio' has no attribute {name!r}")

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .socket import Socket
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,10 +88,10 @@ class Namespace:
                     events[name[3:]] = name
         return events
 
-    def on_connect(self, socket: Any, auth: Any) -> Any:
+    def on_connect(self, socket: Socket, auth: Any) -> Any:
         return None
 
-    def on_disconnect(self, socket: Any, reason: str) -> Any:
+    def on_disconnect(self, socket: Socket, reason: str) -> Any:
         return None
 
     def on_server_event(self, event: str, *args: Any) -> Any:
