@@ -1,0 +1,185 @@
+"""The README's quick start, followed word for word in a fresh project.
+
+`django-admin startproject mysite` and `manage.py startapp chat` make the project; the
+README's marked code blocks (settings, asgi.py, sockets.py, the page, urls.py, the
+tests, pytest.ini) are written into it as a user would paste them (see tests/readme.py),
+so the README cannot drift from what is tested. `npm install socket.io-client` is stood
+in for by the repository's own copy (installed by ``npm ci``). Then:
+
+- ``manage.py check`` reports nothing;
+- the README's handler tests pass under ``manage.py test`` and under pytest;
+- the page, under daphne and under ``manage.py runserver``, loads the client from static
+  files, connects, gets its ack, sees /private refused, and upgrades to a websocket, in
+  headless Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_or_skip
+from tests.processes import ROOT, free_port, terminate
+from tests.readme import write_project
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = Path(__file__).resolve().parent / "browser.mjs"
+CLIENT = ROOT / "node_modules" / "socket.io-client"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+START_TIMEOUT = 60.0
+
+
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: no settings module of ours, no test flags."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        args, cwd=cwd, env=user_env(), capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}",
+            pytrace=False,
+        )
+    return done
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("newuser")
+    run([sys.executable, "-m", "django", "startproject", "mysite"], cwd=root)
+    site = root / "mysite"
+    run([sys.executable, "manage.py", "startapp", "chat"], cwd=site)
+    written = write_project(site)
+    assert written == [
+        "mysite/settings.py",
+        "mysite/asgi.py",
+        "chat/sockets.py",
+        "chat/templates/chat/index.html",
+        "mysite/urls.py",
+        "chat/tests.py",
+        "pytest.ini",
+        "chat/test_pytest_style.py",
+    ]
+    if CLIENT.is_dir():  # `npm install socket.io-client`
+        (site / "node_modules").mkdir()
+        (site / "node_modules" / "socket.io-client").symlink_to(CLIENT)
+    run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=site)
+    return site
+
+
+def test_check_is_clean(project: Path) -> None:
+    done = run([sys.executable, "manage.py", "check"], cwd=project)
+    assert done.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert done.stderr == ""
+
+
+def test_readme_tests_under_manage_py_test(project: Path) -> None:
+    done = run([sys.executable, "manage.py", "test", "-v", "2"], cwd=project)
+    assert "test_ack_and_room (chat.tests.ChatTests.test_ack_and_room) ... ok" in done.stderr
+    assert "test_private_needs_a_login" in done.stderr
+    assert "Ran 2 tests" in done.stderr and "\nOK" in done.stderr
+
+
+def test_readme_tests_under_pytest(project: Path) -> None:
+    done = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    assert done.stdout.splitlines()[-1].startswith("3 passed"), done.stdout
+    assert "warning" not in done.stdout.lower(), done.stdout
+
+
+# -- the page in a browser ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        require_or_skip("node is not installed")
+    if not os.access(CHROMIUM, os.X_OK):
+        require_or_skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    for package in (CLIENT, ROOT / "node_modules" / "playwright-core"):
+        if not package.is_dir():
+            require_or_skip(f"{package} is missing: run `npm ci`")
+    return node  # type: ignore[return-value]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _command(server: str, port: int) -> list[str]:
+    if server == "daphne":  # the README's command, on a free port
+        where = ["-b", "127.0.0.1", "-p", str(port)]
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            *where,
+            "--websocket_timeout",
+            "-1",
+            "mysite.asgi:application",
+        ]
+    return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+
+
+@pytest.fixture(params=["daphne", "runserver"])
+def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
+    """The quick-start project served as the README says; yields its base URL."""
+    for _attempt in range(3):  # a free port can be taken before the server binds it
+        port = free_port()
+        log = tempfile.NamedTemporaryFile(prefix="quickstart-", suffix=".log")  # noqa: SIM115
+        process = subprocess.Popen(
+            _command(request.param, port),
+            cwd=project,
+            env=user_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _answers(url) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        try:
+            if process.poll() is None and _answers(url):
+                yield url
+                return
+            text = Path(log.name).read_text(errors="replace")
+            if "already in use" not in text:
+                pytest.fail(f"{request.param} did not start:\n{text[-5000:]}", pytrace=False)
+        finally:
+            terminate(process)
+            log.close()
+    pytest.fail(f"{request.param}: no free port in 3 attempts", pytrace=False)
+
+
+def test_the_page_in_chromium(node: str, server: str) -> None:
+    done = subprocess.run(
+        [node, str(SCRIPT), server], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert done.returncode == 0 and lines, done.stdout + done.stderr
+    result = json.loads(lines[-1])
+    assert "error" not in result, result
+    assert result["pageErrors"] == [] and result["failedRequests"] == [], result
+    assert sorted(result["log"]) == ["ack: hi", "connected", "private: login required"]
+    assert result["transport"] == "websocket"
