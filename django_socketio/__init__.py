@@ -9,7 +9,7 @@ is an error to mypy, not an ``Any``.
 
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import AckTimeoutError, ConnectionRefused
+from .exceptions import AckTimeoutError, ConnectionRefused, RoomLimitExceeded
 from .socketio.namespace import Namespace, on
 
 __version__ = "0.1.0"
@@ -18,6 +18,7 @@ __all__ = [
     "AckTimeoutError",
     "ConnectionRefused",
     "Namespace",
+    "RoomLimitExceeded",
     "Socket",
     "io",
     "on",

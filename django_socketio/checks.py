@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS
+from .socketio.limits import POLICIES
 
 DAPHNE_MAX_MESSAGE = 1024 * 1024
 ID = "django_socketio."
@@ -161,6 +162,30 @@ def _layer_alias(value: Any) -> str | None:
     return f"must be an alias in CHANNEL_LAYERS (e.g. 'default') or None, not {value!r}"
 
 
+def _optional_rate(value: Any) -> str | None:
+    if value is None or (_number(value) and 0 < value < float("inf")):
+        return None
+    return f"must be None (no limit) or a positive number, not {value!r}"
+
+
+def _optional_count(value: Any) -> str | None:
+    if value is None or _positive_int(value) is None:
+        return None
+    return f"must be None (no limit) or a positive integer, not {value!r}"
+
+
+def _policy(value: Any) -> str | None:
+    if value in POLICIES:
+        return None
+    return f"must be one of {', '.join(map(repr, POLICIES))}, not {value!r}"
+
+
+def _header(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and _TOKEN.match(value)):
+        return None
+    return f"must be None or a header name such as 'X-Forwarded-For', not {value!r}"
+
+
 SECONDS = Rule(_positive_seconds, ID + "E003")
 POSITIVE_INT = Rule(_positive_int, ID + "E004")
 TRANSPORTS = Rule(_transports, ID + "E005")
@@ -169,6 +194,14 @@ ORIGINS = Rule(_origins, ID + "E007")
 BOOL = Rule(_bool, ID + "E008")
 COOKIE = Rule(_cookie, ID + "E009", hint="See COOKIE in the README's settings table.")
 LAYER_ALIAS = Rule(_layer_alias, ID + "E010")
+OPTIONAL_RATE = Rule(_optional_rate, ID + "E030")
+OPTIONAL_COUNT = Rule(_optional_count, ID + "E031")
+POLICY = Rule(_policy, ID + "E032")
+HEADER = Rule(
+    _header,
+    ID + "E033",
+    hint="Name the header your own proxy sets; clients can send any header themselves.",
+)
 
 #: One line per SOCKETIO key: the rule its value must pass.
 RULES: dict[str, Rule] = {
@@ -183,6 +216,16 @@ RULES: dict[str, Rule] = {
     "CONNECT_TIMEOUT": SECONDS,
     "MAX_ATTACHMENTS": POSITIVE_INT,
     "MAX_DEPTH": POSITIVE_INT,
+    "EVENTS_PER_SECOND": OPTIONAL_RATE,
+    "EVENTS_BURST": OPTIONAL_COUNT,
+    "MAX_HANDLERS_IN_FLIGHT": OPTIONAL_COUNT,
+    "SYNC_HANDLERS_PER_SOCKET": POSITIVE_INT,
+    "EVENT_LIMIT_POLICY": POLICY,
+    "EVENT_LIMIT_ERROR_ACK": BOOL,
+    "MAX_NAMESPACES_PER_CONNECTION": OPTIONAL_COUNT,
+    "MAX_ROOMS_PER_SOCKET": OPTIONAL_COUNT,
+    "CONNECTIONS_PER_MINUTE": OPTIONAL_COUNT,
+    "CLIENT_ADDRESS_HEADER": HEADER,
     "CHANNEL_LAYER": LAYER_ALIAS,
     "NODE_HEARTBEAT_INTERVAL": SECONDS,
     "NODE_TIMEOUT": SECONDS,

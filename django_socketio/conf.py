@@ -20,6 +20,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .engineio.session import EngineConfig
+from .socketio.limits import InboundLimits
 
 DEFAULTS: dict[str, Any] = {
     # Engine.IO
@@ -35,6 +36,17 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
     "MAX_ATTACHMENTS": 10,  # binary attachments per packet
     "MAX_DEPTH": 64,  # how deeply arrays/objects may nest in a packet's JSON
+    # Inbound limits (None: off); the README's Limits section says what a client sees
+    "EVENTS_PER_SECOND": None,  # per socket: token bucket refill rate
+    "EVENTS_BURST": None,  # per socket: bucket size (None: EVENTS_PER_SECOND)
+    "MAX_HANDLERS_IN_FLIGHT": 100,  # per socket: events whose handler has not finished
+    "SYNC_HANDLERS_PER_SOCKET": 1,  # per socket: sync handlers in worker threads at once
+    "EVENT_LIMIT_POLICY": "drop",  # "drop" (log once per 10 s) or "disconnect"
+    "EVENT_LIMIT_ERROR_ACK": False,  # answer a refused event's ack with an error object
+    "MAX_NAMESPACES_PER_CONNECTION": 100,  # namespaces one connection may join
+    "MAX_ROOMS_PER_SOCKET": None,  # rooms a socket may be in; join beyond raises
+    "CONNECTIONS_PER_MINUTE": None,  # new connections per client address per minute
+    "CLIENT_ADDRESS_HEADER": None,  # header your proxy sets with the client address
     # Several processes
     "CHANNEL_LAYER": "default",  # alias in CHANNEL_LAYERS; None: this process only
     "NODE_HEARTBEAT_INTERVAL": 5.0,  # seconds between a node's heartbeats
@@ -73,6 +85,9 @@ class Settings:
     connect_timeout: float
     max_attachments: int
     max_depth: int
+    inbound: InboundLimits
+    connections_per_minute: int | None
+    client_address_header: str | None
     channel_layer: str | None
     node_heartbeat_interval: float
     node_timeout: float
@@ -82,6 +97,10 @@ class Settings:
     @property
     def cors_any_origin(self) -> bool:
         return "*" in self.cors_allowed_origins
+
+
+def _optional(kind: type, value: Any) -> Any:
+    return None if value is None else kind(value)
 
 
 def user_settings() -> dict[str, Any]:
@@ -123,6 +142,18 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         connect_timeout=float(raw["CONNECT_TIMEOUT"]),
         max_attachments=int(raw["MAX_ATTACHMENTS"]),
         max_depth=int(raw["MAX_DEPTH"]),
+        inbound=InboundLimits(
+            events_per_second=_optional(float, raw["EVENTS_PER_SECOND"]),
+            events_burst=_optional(int, raw["EVENTS_BURST"]),
+            max_handlers_in_flight=_optional(int, raw["MAX_HANDLERS_IN_FLIGHT"]),
+            sync_handlers_per_socket=int(raw["SYNC_HANDLERS_PER_SOCKET"]),
+            policy=str(raw["EVENT_LIMIT_POLICY"]),
+            error_ack=bool(raw["EVENT_LIMIT_ERROR_ACK"]),
+            max_namespaces=_optional(int, raw["MAX_NAMESPACES_PER_CONNECTION"]),
+            max_rooms=_optional(int, raw["MAX_ROOMS_PER_SOCKET"]),
+        ),
+        connections_per_minute=_optional(int, raw["CONNECTIONS_PER_MINUTE"]),
+        client_address_header=_optional(str, raw["CLIENT_ADDRESS_HEADER"]),
         channel_layer=raw["CHANNEL_LAYER"],
         node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
         node_timeout=float(raw["NODE_TIMEOUT"]),

@@ -104,6 +104,18 @@ class ConnectionRefused(Exception):
         return body
 
 
+class RoomLimitExceeded(Exception):
+    """`socket.join` would put the socket in more rooms than ``MAX_ROOMS_PER_SOCKET``.
+
+    Nothing was joined. Raised to the handler that called `join`, which decides
+    what the client hears (an ack with an error, or nothing).
+    """
+
+    def __init__(self, socket_id: str, limit: int) -> None:
+        super().__init__(f"socket {socket_id} may be in at most {limit} rooms")
+        self.limit = limit
+
+
 class AckTimeoutError(TimeoutError):
     """An acknowledgement did not arrive in time; `responses` holds the acks that did."""
 

@@ -120,6 +120,15 @@ class SocketIOCollector:
                 for reason, count in s[key].items():
                     family.add_metric([s["server_id"], reason], count)
             yield family
+        family = CounterMetricFamily(
+            PREFIX + "limit_refusals",
+            "What the inbound limits refused or closed, by limit (README, Limits).",
+            labels=[*sid, "limit"],
+        )
+        for s in every:
+            for limit, count in s.get("limits", {}).items():
+                family.add_metric([s["server_id"], limit], count)
+        yield family
         for key, doc in _LAYER:
             family = CounterMetricFamily(PREFIX + "layer_messages_" + key, doc, labels=sid)
             for s in every:

@@ -29,6 +29,7 @@ class DjangoSocketIOServer(SocketIOServer):
         self.parser.max_attachments = settings.max_attachments
         if hasattr(self.parser, "max_depth"):
             self.parser.max_depth = settings.max_depth
+        self.inbound = settings.inbound
 
     def make_adapter(self) -> Adapter:
         from channels.layers import get_channel_layer
@@ -56,7 +57,13 @@ class DjangoSocketIOServer(SocketIOServer):
 
     def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         bound = super().bind_handler(method)
-        return bound if bound is method else database_sync_to_async(method)
+        if bound is method:
+            return bound
+        # Channels' shared thread by default (what the ORM in async Django assumes);
+        # `thread_sensitive = False` on the class moves them to the loop's thread pool.
+        owner = getattr(method, "__self__", None)
+        sensitive = bool(getattr(owner, "thread_sensitive", True))
+        return database_sync_to_async(method, thread_sensitive=sensitive)
 
     async def authenticate(self, client: Client) -> None:
         client.user, client.session = await _user_and_session(client.scope)
@@ -80,7 +87,15 @@ async def _user_and_session(scope: dict[str, Any]) -> tuple[Any, Any]:
     cookies = _cookies(scope)
     engine = import_module(settings.SESSION_ENGINE)
     session = engine.SessionStore(cookies.get(settings.SESSION_COOKIE_NAME))
-    user = await get_user({**scope, "session": session})
+    # Off the shared sync thread, where sync handlers queue: a CONNECT never waits
+    # behind another client's handlers (audit F5).
+    lookup = getattr(get_user, "func", None)
+    if lookup is not None:
+        user = await database_sync_to_async(lookup, thread_sensitive=False)(
+            {**scope, "session": session}
+        )
+    else:
+        user = await get_user({**scope, "session": session})
     return user, session
 
 

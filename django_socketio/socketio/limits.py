@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 
 class TokenBucket:
@@ -132,4 +133,34 @@ class InboundState:
         self.dropped: Throttle | None = None  # the "events dropped" log line
         self.failures: Throttle | None = None  # handler tracebacks
         self.bad_arguments = False  # the "arguments do not fit" line was written
-        self.sync_slot: object | None = None  # the server's per-socket lock for sync handlers
+        self.sync_slot: Any = None  # the server's semaphore for this socket's sync handlers
+
+
+DROP = "drop"
+DISCONNECT = "disconnect"
+POLICIES = (DROP, DISCONNECT)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLimits:
+    """The per-socket limits on what a client sends (the SOCKETIO keys in brackets).
+
+    None switches a limit off. See the README's Limits section for what the
+    offending client sees.
+    """
+
+    events_per_second: float | None = None  # [EVENTS_PER_SECOND] token bucket refill
+    events_burst: int | None = None  # [EVENTS_BURST] bucket size; None: max(1, rate)
+    max_handlers_in_flight: int | None = 100  # [MAX_HANDLERS_IN_FLIGHT] per socket
+    sync_handlers_per_socket: int = 1  # [SYNC_HANDLERS_PER_SOCKET] in worker threads at once
+    policy: str = DROP  # [EVENT_LIMIT_POLICY] "drop" or "disconnect"
+    error_ack: bool = False  # [EVENT_LIMIT_ERROR_ACK] answer a refused event's ack id
+    max_namespaces: int | None = 100  # [MAX_NAMESPACES_PER_CONNECTION]
+    max_rooms: int | None = None  # [MAX_ROOMS_PER_SOCKET], not counting the socket's own
+
+    def bucket(self, now: float) -> TokenBucket | None:
+        rate = self.events_per_second
+        if rate is None:
+            return None
+        burst = self.events_burst if self.events_burst is not None else max(1, round(rate))
+        return TokenBucket(rate, burst, now)

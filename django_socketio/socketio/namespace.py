@@ -63,6 +63,9 @@ class Namespace:
 
     namespace: str | re.Pattern[str] = "/"
     middlewares: tuple[Callable[..., Any], ...] = ()
+    #: Sync handlers run in Channels' one shared thread (True, what Django's ORM in async
+    #: code assumes) or in the event loop's thread pool (False), beside other clients'.
+    thread_sensitive: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # A handler for a reserved name would look like a lifecycle hook and be reachable

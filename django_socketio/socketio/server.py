@@ -12,9 +12,12 @@ Django-specific parts (settings, the user, sync handlers) are hooks that
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
+import math
 import os
 import re
 import socket as _socket
@@ -25,10 +28,16 @@ from urllib.parse import parse_qsl
 
 from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
 from ..engineio.session import Reason
-from ..exceptions import AckTimeoutError, ConnectionRefused, PacketError, shorten
+from ..exceptions import (
+    AckTimeoutError,
+    ConnectionRefused,
+    PacketError,
+    RoomLimitExceeded,
+    shorten,
+)
 from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
-from .limits import LimitCounters, Throttle
+from .limits import DISCONNECT, InboundLimits, LimitCounters, Throttle
 from .namespace import RESERVED_EVENTS, Namespace, check_event
 from .observer import Observer
 from .operators import BroadcastOperator
@@ -41,8 +50,19 @@ logger = logging.getLogger("django_socketio")
 #: A socket's handler tracebacks: the first few, then one per interval (seconds).
 FAILURE_LOG_BURST = 5
 FAILURE_LOG_INTERVAL = 10.0
+#: A limit's log line ("events dropped", "namespaces refused"...): once per interval.
+LIMIT_LOG_INTERVAL = 10.0
 
 Middleware = Callable[[Socket, Any], Awaitable[None] | None]
+
+
+RATE_LIMITED = "rate_limited"
+TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+_LIMIT_NAMES = {
+    RATE_LIMITED: "over EVENTS_PER_SECOND",
+    TOO_MANY_IN_FLIGHT: "MAX_HANDLERS_IN_FLIGHT handlers still running",
+}
+TOO_MANY_NAMESPACES = "Too many namespaces"
 
 
 class AlreadyRegistered(Exception):
@@ -59,6 +79,7 @@ class DisconnectReason:
     PING_TIMEOUT = Reason.PING_TIMEOUT
     PARSE_ERROR = Reason.PARSE_ERROR
     SERVER_SHUTTING_DOWN = "server shutting down"
+    RATE_LIMITED = "rate limited"  # EVENT_LIMIT_POLICY "disconnect"
 
 
 class Client:
@@ -136,6 +157,9 @@ class ServerNamespace:
         self.handler: Namespace | None = None
         self.events: dict[str, Callable[..., Awaitable[Any]]] = {}
         self.handler_methods: dict[str, Callable[..., Any]] = {}
+        self.sync_events: frozenset[str] = frozenset()
+        #: Made from a registered pattern on a client's CONNECT; removed with its last socket.
+        self.dynamic = False
         self._on_connect: Callable[..., Awaitable[Any]] | None = None
         self._on_disconnect: Callable[..., Awaitable[Any]] | None = None
         self._on_server_event: Callable[..., Awaitable[Any]] | None = None
@@ -153,6 +177,11 @@ class ServerNamespace:
             for event, method in type(handler).event_handlers().items()
         }
         self.events = {event: bind(method) for event, method in self.handler_methods.items()}
+        self.sync_events = frozenset(
+            event
+            for event, method in self.handler_methods.items()
+            if not inspect.iscoroutinefunction(method)
+        )
         cls = type(handler)
         self._on_connect = (
             bind(handler.on_connect) if cls.on_connect is not Namespace.on_connect else None
@@ -348,7 +377,8 @@ class ServerNamespace:
             ]
         if kind == "sockets_join":
             for socket in sockets:
-                await socket.join(payload["rooms"])
+                with contextlib.suppress(RoomLimitExceeded):  # counted and logged
+                    await socket.join(payload["rooms"])
         elif kind == "sockets_leave":
             for socket in sockets:
                 for room in payload["rooms"]:
@@ -367,6 +397,9 @@ class ServerNamespace:
     # -- rooms (the multi-node adapter hooks in here) ---------------------------------
 
     async def join(self, sid: str, rooms: list[str]) -> None:
+        max_rooms = self.server.inbound.max_rooms
+        if max_rooms is not None:
+            self._check_room_limit(sid, rooms, max_rooms)
         observers = self.server.observers
         if observers:
             socket = self.sockets.get(sid)
@@ -379,6 +412,22 @@ class ServerNamespace:
         created = self.rooms.join(sid, rooms)
         if created:
             await self.server.adapter.rooms_created(self, created)
+
+    def _check_room_limit(self, sid: str, rooms: list[str], max_rooms: int) -> None:
+        """Refuse, before joining any, rooms that would take `sid` past MAX_ROOMS_PER_SOCKET."""
+        mine = self.rooms.rooms_of(sid)
+        new = {room for room in rooms if room not in mine and room != sid}
+        if new and len(mine) - (sid in mine) + len(new) > max_rooms:
+            server = self.server
+            server.limit_counters.rooms_refused += 1
+            server.log_limit(
+                "rooms",
+                "socket %s refused %d more room(s): MAX_ROOMS_PER_SOCKET is %d",
+                sid,
+                len(new),
+                max_rooms,
+            )
+            raise RoomLimitExceeded(sid, max_rooms)
 
     async def leave(self, sid: str, rooms: list[str]) -> None:
         observers = self.server.observers
@@ -437,6 +486,10 @@ class ServerNamespace:
         if socket.client.sockets.get(self.name) is socket:
             del socket.client.sockets[self.name]
         await self.leave(socket.id, list(self.rooms.rooms_of(socket.id)))
+        if self.dynamic and not self.sockets:
+            # As Node's cleanupEmptyChildNamespaces: a client must not be able to leave
+            # one namespace object behind per name it made up (audit F8).
+            self.server.drop_namespace(self)
         return True
 
     async def remove(self, socket: Socket, reason: str) -> None:
@@ -474,8 +527,23 @@ class ServerNamespace:
             if handler is None:
                 return
             in_handler = True
-            started = time.perf_counter()
-            result = await handler(socket, *args)
+            if event in self.sync_events:
+                # One socket's sync handlers take at most SYNC_HANDLERS_PER_SOCKET worker
+                # threads; the rest wait here, not in the thread's queue ahead of everyone
+                # else's handlers (audit F5).
+                state = socket._inbound
+                if state.sync_slot is None:
+                    state.sync_slot = asyncio.Semaphore(
+                        self.server.inbound.sync_handlers_per_socket
+                    )
+                async with state.sync_slot:
+                    if not socket.connected:
+                        return  # it left while its event waited: nobody to answer
+                    started = time.perf_counter()
+                    result = await handler(socket, *args)
+            else:
+                started = time.perf_counter()
+                result = await handler(socket, *args)
             STATS.handler_latency.observe(time.perf_counter() - started)
         except Exception as exc:
             STATS.handler_errors += 1
@@ -570,6 +638,9 @@ class SocketIOServer:
         self.started = time.time()
         #: What the inbound limits refused, as plain integers.
         self.limit_counters = LimitCounters()
+        #: The per-socket limits (`DjangoSocketIOServer` reads them from SOCKETIO).
+        self.inbound = InboundLimits()
+        self._limit_logs: dict[str, Throttle] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -635,6 +706,7 @@ class SocketIOServer:
                 name: len(nsp.sockets) for name, nsp in self.namespaces.items() if nsp.sockets
             },
             **STATS.snapshot(),
+            "limits": dataclasses.asdict(self.limit_counters),
             "layer": {
                 "sent": getattr(layer, "sent", 0),
                 "received": getattr(layer, "received", 0),
@@ -651,6 +723,17 @@ class SocketIOServer:
     def now(self) -> float:
         """The clock the limits count with (the event loop's)."""
         return asyncio.get_running_loop().time()
+
+    def log_limit(self, kind: str, message: str, *args: Any) -> None:
+        """Log that a limit refused something, at most once per LIMIT_LOG_INTERVAL per kind."""
+        now = self.now()
+        throttle = self._limit_logs.get(kind)
+        if throttle is None:
+            throttle = self._limit_logs[kind] = Throttle(LIMIT_LOG_INTERVAL, now)
+        held = throttle.allow(now)
+        if held is not None:
+            suffix = f" ({held} more since the last such line)" if held else ""
+            logger.warning(message + suffix, *args)
 
     # -- namespaces -------------------------------------------------------------------------
 
@@ -688,10 +771,17 @@ class SocketIOServer:
             return nsp
         for pattern, handler in self.dynamic:
             if pattern.fullmatch(name):
+                created = name not in self.namespaces
                 nsp = self.of(name)
                 nsp.set_handler(handler)
+                nsp.dynamic = created
                 return nsp
         return None
+
+    def drop_namespace(self, nsp: ServerNamespace) -> None:
+        """Forget a dynamic namespace without sockets; the next CONNECT makes it again."""
+        if self.namespaces.get(nsp.name) is nsp and not nsp.sockets:
+            del self.namespaces[nsp.name]
 
     # -- the main namespace's API on the server, as in Node ---------------------------
 
@@ -790,7 +880,12 @@ class SocketIOServer:
             )
         elif ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
             if packet.data[0] not in RESERVED_EVENTS:
-                self.spawn(socket.nsp.dispatch(socket, packet))
+                refused = self._admit(socket)
+                if refused is None:
+                    socket._inbound.in_flight += 1
+                    self.spawn(self._run_event(socket, packet))
+                else:
+                    await self._refuse_event(socket, packet, refused)
                 return
             # No middleware, listener or handler may ever see a lifecycle name (F16).
             self.limit_counters.reserved_events += 1
@@ -808,6 +903,20 @@ class SocketIOServer:
         await self._close_client(client, DisconnectReason.PARSE_ERROR)
 
     async def _connect(self, client: Client, packet: Packet) -> None:
+        max_namespaces = self.inbound.max_namespaces
+        if max_namespaces is not None and len(client.sockets) >= max_namespaces:
+            self.limit_counters.namespaces_refused += 1
+            self.log_limit(
+                "namespaces",
+                "connection %s refused CONNECT to one more namespace: "
+                "MAX_NAMESPACES_PER_CONNECTION is %d",
+                client.eio_sid,
+                max_namespaces,
+            )
+            await client.send_packet(
+                Packet(PacketType.CONNECT_ERROR, packet.namespace, {"message": TOO_MANY_NAMESPACES})
+            )
+            return
         nsp = self._find_namespace(packet.namespace)
         if nsp is None:
             self._warn_unknown_namespace(packet.namespace)
@@ -837,6 +946,73 @@ class SocketIOServer:
             name[:100],
             ", ".join(served + [p.pattern for p, _ in self.dynamic]) or "none",
         )
+
+    # -- event limits ----------------------------------------------------------------------
+
+    def _admit(self, socket: Socket) -> str | None:
+        """None if the event may run, or why not ("rate_limited", "too_many_in_flight")."""
+        limits = self.inbound
+        state = socket._inbound
+        if limits.events_per_second is not None:
+            now = self.now()
+            if state.bucket is None:
+                state.bucket = limits.bucket(now)
+            if not state.bucket.take(now):  # type: ignore[union-attr]
+                return RATE_LIMITED
+        cap = limits.max_handlers_in_flight
+        if cap is not None and state.in_flight >= cap:
+            return TOO_MANY_IN_FLIGHT
+        return None
+
+    async def _run_event(self, socket: Socket, packet: Packet) -> None:
+        try:
+            await socket.nsp.dispatch(socket, packet)
+        finally:
+            socket._inbound.in_flight -= 1
+
+    async def _refuse_event(self, socket: Socket, packet: Packet, why: str) -> None:
+        """The sanction for an event over a limit: drop it, or disconnect the socket."""
+        counters, limits, state = self.limit_counters, self.inbound, socket._inbound
+        if why == RATE_LIMITED:
+            counters.events_rate_limited += 1
+        else:
+            counters.events_over_in_flight += 1
+        if limits.error_ack and packet.id is not None:
+            error: dict[str, Any] = {"error": why}
+            if why == RATE_LIMITED and state.bucket is not None:
+                error["retryAfter"] = math.ceil(state.bucket.retry_after(self.now()) * 1000)
+            await socket._send_frames(
+                self.parser.encode(Packet(PacketType.ACK, socket.namespace, [error], packet.id))
+            )
+        if limits.policy == DISCONNECT:
+            counters.sockets_disconnected += 1
+            logger.warning(
+                "disconnecting socket %s of connection %s from %s: %s",
+                socket.id,
+                socket.client.eio_sid,
+                socket.namespace,
+                _LIMIT_NAMES[why],
+            )
+            # DISCONNECT, so the client reports "io server disconnect" and does not
+            # reconnect by itself; the handler hears the reason "rate limited".
+            await socket._send_frames(
+                self.parser.encode(Packet(PacketType.DISCONNECT, socket.namespace))
+            )
+            await socket.nsp.remove(socket, DisconnectReason.RATE_LIMITED)
+            return
+        now = self.now()
+        if state.dropped is None:
+            state.dropped = Throttle(LIMIT_LOG_INTERVAL, now)
+        held = state.dropped.allow(now)
+        if held is not None:
+            logger.warning(
+                "dropping events of socket %s of connection %s in %s: %s%s",
+                socket.id,
+                socket.client.eio_sid,
+                socket.namespace,
+                _LIMIT_NAMES[why],
+                f" ({held} more dropped since the last such line)" if held else "",
+            )
 
     async def _close_client(self, client: Client, reason: str) -> None:
         for socket in list(client.sockets.values()):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 
-from django_socketio import Namespace, on
+from django_socketio import Namespace, RoomLimitExceeded, on
+from django_socketio.socketio.limits import InboundLimits
 from django_socketio.socketio.namespace import RESERVED_EVENTS
 
 from .test_server import Chat, Sio, eventually
@@ -179,3 +181,175 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(sio):
     text = '[{"\\"' * 200
     assert await client.emit_with_ack("ping", text) == ["pong", text]
     await asyncio.sleep(0)
+
+
+# -- events per second, handlers in flight (F10, F11, F5) -------------------------------------
+
+
+class Counter(Chat):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+
+    async def on_count(self, socket, n):
+        self.seen.append(n)
+        return n
+
+
+async def test_events_over_the_rate_are_dropped_with_one_log_line(sio, caplog):
+    sio.register(Counter)
+    sio.server.inbound = InboundLimits(events_per_second=5, events_burst=10)
+    flooder = await sio.connected()
+    other = await sio.connected()
+    with caplog.at_level(logging.WARNING, logger="django_socketio"):
+        for n in range(100):
+            await flooder.emit("count", n)
+        assert await other.emit_with_ack("count", "other") == ["other"]
+        with pytest.raises(TimeoutError):  # no error ack unless EVENT_LIMIT_ERROR_ACK
+            await flooder.emit_with_ack("count", "late", timeout=0.1)
+    seen = sio.handler().seen
+    assert seen[:10] == list(range(10))  # the burst
+    assert 10 <= len([n for n in seen if n != "other"]) <= 12  # plus what refilled meanwhile
+    assert sio.server.limit_counters.events_rate_limited >= 88
+    drops = [r for r in caplog.records if "dropping events" in r.getMessage()]
+    assert len(drops) == 1
+    assert "over EVENTS_PER_SECOND" in drops[0].getMessage()
+    assert flooder.connected and not flooder.closed
+    await asyncio.sleep(0.25)  # a token came back
+    assert await flooder.emit_with_ack("count", "again") == ["again"]
+
+
+async def test_an_event_over_the_rate_gets_an_error_ack_when_asked(sio):
+    sio.register(Counter)
+    sio.server.inbound = InboundLimits(events_per_second=1, events_burst=1, error_ack=True)
+    client = await sio.connected()
+    assert await client.emit_with_ack("count", 1) == [1]
+    [error] = await client.emit_with_ack("count", 2)
+    assert error["error"] == "rate_limited"
+    assert 0 < error["retryAfter"] <= 1000
+    assert sio.handler().seen == [1]
+
+
+async def test_the_disconnect_policy_disconnects_the_flooder_only(sio):
+    sio.register(Counter)
+    sio.server.inbound = InboundLimits(events_per_second=1, events_burst=3, policy="disconnect")
+    flooder = await sio.connected()
+    other = await sio.connected()
+    for n in range(10):
+        await flooder.emit("count", n)
+    await eventually(lambda: flooder.disconnect_reason == "io server disconnect")
+    assert sio.handler().reasons == ["rate limited"]
+    assert sio.handler().seen == [0, 1, 2]
+    assert sio.server.limit_counters.sockets_disconnected == 1
+    assert await other.emit_with_ack("count", "fine") == ["fine"]
+
+
+async def test_handlers_in_flight_per_socket_are_bounded(sio):
+    release = asyncio.Event()
+    started = []
+
+    @sio.register
+    class Slow(Chat):
+        async def on_slow(self, socket, n):
+            started.append(n)
+            await release.wait()
+            return n
+
+    sio.server.inbound = InboundLimits(max_handlers_in_flight=3, error_ack=True)
+    client = await sio.connected()
+    waits = [asyncio.ensure_future(client.emit_with_ack("slow", n)) for n in range(5)]
+    await asyncio.wait(waits[3:], timeout=1)
+    assert [t.result() for t in waits[3:]] == [[{"error": "too_many_in_flight"}]] * 2
+    assert started == [0, 1, 2]
+    release.set()
+    assert [await t for t in waits[:3]] == [[0], [1], [2]]
+    assert sio.server.limit_counters.events_over_in_flight == 2
+    assert await client.emit_with_ack("slow", 9) == [9]  # slots are given back
+
+
+async def test_one_socket_flooding_a_sync_handler_does_not_queue_ahead_of_others(sio):
+    import time
+
+    done: list[str] = []
+
+    @sio.register
+    class Sync(Chat):
+        def on_work(self, socket, who):
+            time.sleep(0.05)
+            done.append(who)
+            return who
+
+    flooder = await sio.connected()
+    other = await sio.connected()
+    for _ in range(20):
+        await flooder.emit("work", "flooder")
+    await asyncio.sleep(0.01)  # the flood is queued before the bystander asks
+    assert await other.emit_with_ack("work", "other", timeout=5) == ["other"]
+    # SYNC_HANDLERS_PER_SOCKET = 1: the bystander waited for one or two of the
+    # flooder's calls, not for all twenty.
+    assert done.index("other") <= 3
+    await eventually(lambda: len(done) == 21, timeout=5)
+
+
+# -- namespaces per connection, dynamic namespaces (F8) ----------------------------------------
+
+
+class Dynamic(Chat):
+    namespace = re.compile(r"^/n\d+$")
+
+
+async def test_namespaces_per_connection_are_capped_with_a_connect_error(sio):
+    sio.register(Dynamic)
+    sio.server.inbound = InboundLimits(max_namespaces=2)
+    client = sio.client("/n3")
+    await client.open()
+    await client.send_raw("40/n1,")
+    await client.send_raw("40/n2,")
+    await eventually(lambda: {"/n1", "/n2"} <= set(sio.server.namespaces))
+    assert await client.connect() == (False, {"message": "Too many namespaces"})
+    assert sio.server.limit_counters.namespaces_refused == 1
+    assert "/n3" not in sio.server.namespaces
+
+
+async def test_a_dynamic_namespace_is_removed_with_its_last_socket(sio):
+    sio.register(Dynamic)
+    a = await sio.connected("/n1")
+    b = await sio.connected("/n1")
+    handler = sio.server.namespaces["/n1"].handler
+    await a.disconnect()
+    assert "/n1" in sio.server.namespaces
+    await b.disconnect()
+    await eventually(lambda: "/n1" not in sio.server.namespaces)
+    assert handler is not None and handler.reasons == ["client namespace disconnect"] * 2
+    again = await sio.connected("/n1")  # made again on the next CONNECT
+    assert await again.emit_with_ack("ping") == ["pong"]
+
+
+async def test_a_static_namespace_stays_without_sockets(sio):
+    sio.register(Chat)
+    client = await sio.connected()
+    await client.disconnect()
+    await asyncio.sleep(0.05)
+    assert "/" in sio.server.namespaces
+
+
+# -- rooms per socket (F23) ------------------------------------------------------------------
+
+
+async def test_a_join_past_max_rooms_raises_and_joins_nothing(sio):
+    @sio.register
+    class Rooms(Chat):
+        async def on_join(self, socket, *rooms):
+            try:
+                await socket.join(rooms)
+            except RoomLimitExceeded as exc:
+                return {"error": str(exc)}
+            return sorted(socket.rooms - {socket.id})
+
+    sio.server.inbound = InboundLimits(max_rooms=3)
+    client = await sio.connected()
+    assert await client.emit_with_ack("join", "a", "b") == [["a", "b"]]
+    [answer] = await client.emit_with_ack("join", "c", "d")
+    assert "at most 3 rooms" in answer["error"]
+    assert await client.emit_with_ack("join", "a", "c") == [["a", "b", "c"]]  # a: no-op
+    assert sio.server.limit_counters.rooms_refused == 1
