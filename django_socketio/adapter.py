@@ -397,8 +397,9 @@ class ChannelLayerAdapter(Adapter):
         if kind == "broadcast_ack":
             self.server.spawn(self._answer_broadcast_ack(nsp, payload, reply))
             return
-        if kind == "server_stats":  # about the process, whatever the namespace
-            await reply(result=self.server.stats())
+        node_request = self.server.node_requests.get(kind)
+        if node_request is not None:  # about the process, whatever the namespace
+            await reply(result=await node_request(payload))
             return
         result = None
         if nsp is not None:

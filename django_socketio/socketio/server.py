@@ -641,6 +641,10 @@ class SocketIOServer:
         #: The per-socket limits (`DjangoSocketIOServer` reads them from SOCKETIO).
         self.inbound = InboundLimits()
         self._limit_logs: dict[str, Throttle] = {}
+        #: Questions other nodes may ask this process (`ask_nodes`): kind -> answer(payload).
+        self.node_requests: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+            "server_stats": self._stats_request
+        }
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -717,8 +721,19 @@ class SocketIOServer:
 
     async def cluster_stats(self) -> list[dict[str, Any]]:
         """`stats()` of this process, then of every other process that answers in time."""
-        remote = await self.adapter.request(self.of("/"), "server_stats", {})
-        return [self.stats(), *(answer for answer in remote if answer)]
+        return [
+            self.stats(),
+            *(answer for answer in await self.ask_nodes("server_stats") if answer),
+        ]
+
+    async def _stats_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.stats()
+
+    async def ask_nodes(
+        self, kind: str, payload: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> list[Any]:
+        """Every other node's answer to `kind` (a key of its `node_requests`)."""
+        return await self.adapter.request(self.of("/"), kind, payload or {}, timeout)
 
     def now(self) -> float:
         """The clock the limits count with (the event loop's)."""
