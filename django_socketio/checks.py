@@ -156,6 +156,12 @@ def _cookie(value: Any) -> str | None:
     return None
 
 
+def _admin_ui(value: Any) -> str | None:
+    from .admin_ui import setting_problem
+
+    return setting_problem(value)
+
+
 def _layer_alias(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return None
@@ -202,6 +208,7 @@ HEADER = Rule(
     ID + "E033",
     hint="Name the header your own proxy sets; clients can send any header themselves.",
 )
+ADMIN_UI = Rule(_admin_ui, ID + "E040", hint="See 'The Admin UI' in the README.")
 
 #: One line per SOCKETIO key: the rule its value must pass.
 RULES: dict[str, Rule] = {
@@ -231,6 +238,7 @@ RULES: dict[str, Rule] = {
     "NODE_TIMEOUT": SECONDS,
     "REQUEST_TIMEOUT": SECONDS,
     "NODE_CHANNEL_CAPACITY": POSITIVE_INT,
+    "ADMIN_UI": ADMIN_UI,
 }
 
 
@@ -297,6 +305,22 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     if ok("CHANNEL_LAYER"):
         messages.extend(_layer_messages(raw, merged["CHANNEL_LAYER"]))
+    admin = merged["ADMIN_UI"]
+    if (
+        ok("ADMIN_UI")
+        and isinstance(admin, dict)
+        and admin.get("AUTH") is False
+        and not settings.DEBUG
+    ):
+        messages.append(
+            Warning(
+                "SOCKETIO['ADMIN_UI'] has 'AUTH': False and DEBUG is off: anyone who "
+                "reaches the server can watch every socket and disconnect them.",
+                hint="Set 'USERNAME' and 'PASSWORD' (a Django password hash) or rely on "
+                "'STAFF', and remove 'AUTH': False.",
+                id=ID + "W040",
+            )
+        )
     return messages
 
 

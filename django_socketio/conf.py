@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 15.0,  # a node silent this long is forgotten
     "REQUEST_TIMEOUT": 5.0,  # default bound on cross-node queries
     "NODE_CHANNEL_CAPACITY": 10_000,  # messages a node channel may hold (layer capacity)
+    # Operating
+    "ADMIN_UI": None,  # a dict: serve the Socket.IO Admin UI protocol (see admin_ui.py)
 }
 
 
@@ -93,6 +95,7 @@ class Settings:
     node_timeout: float
     request_timeout: float
     node_channel_capacity: int
+    admin_ui: dict[str, Any] | None = None
 
     @property
     def cors_any_origin(self) -> bool:
@@ -159,6 +162,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         node_timeout=float(raw["NODE_TIMEOUT"]),
         request_timeout=float(raw["REQUEST_TIMEOUT"]),
         node_channel_capacity=int(raw["NODE_CHANNEL_CAPACITY"]),
+        admin_ui=raw["ADMIN_UI"],
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from . import live
 from .conf import get_settings
 from .socketio.adapter import Adapter
 from .socketio.server import Client, SocketIOServer
@@ -22,6 +23,8 @@ logger = logging.getLogger("django_socketio")
 
 
 class DjangoSocketIOServer(SocketIOServer):
+    admin_ui: Any = None  # the AdminUI, when SOCKETIO["ADMIN_UI"] is set
+
     def configure(self) -> None:
         settings = get_settings()
         self.engine_config = settings.engine
@@ -30,6 +33,18 @@ class DjangoSocketIOServer(SocketIOServer):
         if hasattr(self.parser, "max_depth"):
             self.parser.max_depth = settings.max_depth
         self.inbound = settings.inbound
+        live.install(self)
+        if settings.admin_ui is not None and self.admin_ui is None:
+            from django.conf import settings as django_settings
+
+            from .admin_ui import install
+
+            self.admin_ui = install(self, settings.admin_ui, django_settings.DEBUG)
+
+    async def start(self) -> None:
+        await super().start()
+        if self.admin_ui is not None:
+            self.admin_ui.start()
 
     def make_adapter(self) -> Adapter:
         from channels.layers import get_channel_layer

@@ -586,3 +586,51 @@ def run_node() -> Callable[..., Any]:
         return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
 
     return run
+
+
+# -- the operator's tools (Django admin, Admin UI, metrics) ------------------------------
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"manage.py {args} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return done.stdout
+
+
+USERS_SCRIPT = """
+from django.contrib.auth.models import Permission, User
+boss = User.objects.create_superuser("boss", "", "boss-pass")
+clerk = User.objects.create_user("clerk", "", "clerk-pass", is_staff=True)
+clerk.user_permissions.add(Permission.objects.get(codename="operate"))
+User.objects.create_user("guest", "", "guest-pass")
+"""
+
+
+@pytest.fixture(scope="module")
+def ops(redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two nodes of tests/multinode/admin_settings.py: Django admin, Admin UI, metrics.
+
+    Users: ``boss`` (superuser), ``clerk`` (staff with ``django_socketio.operate``),
+    ``guest`` (not staff); passwords ``<name>-pass``.
+    """
+    env = node_env("redis", redis)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.multinode.admin_settings"
+    env["ADMIN_TEST_DB"] = str(tmp_path_factory.mktemp("ops") / "db.sqlite3")
+    _manage(env, "migrate", "--no-input", "-v", "0")
+    _manage(env, "shell", "-c", USERS_SCRIPT)
+    cluster = Cluster("redis", start_nodes(2, env, "ops"), env, redis)
+    try:
+        _in_thread(cluster.wait_ready)
+        yield cluster
+    finally:
+        cluster.stop()
+        for node in cluster.nodes:
+            node.log.close()
