@@ -88,8 +88,6 @@ class Settings:
     max_attachments: int
     max_depth: int
     inbound: InboundLimits
-    connections_per_minute: int | None
-    client_address_header: str | None
     channel_layer: str | None
     node_heartbeat_interval: float
     node_timeout: float
@@ -137,6 +135,8 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             ping_timeout=float(raw["PING_TIMEOUT"]),
             max_payload=int(raw["MAX_PAYLOAD"]),
             transports=tuple(raw["TRANSPORTS"]),
+            connections_per_minute=_optional(int, raw["CONNECTIONS_PER_MINUTE"]),
+            client_address_header=_optional(str, raw["CLIENT_ADDRESS_HEADER"]),
         ),
         path=str(raw["PATH"]).strip("/"),
         cors_allowed_origins=tuple(o.rstrip("/") for o in origins),
@@ -155,8 +155,6 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             max_namespaces=_optional(int, raw["MAX_NAMESPACES_PER_CONNECTION"]),
             max_rooms=_optional(int, raw["MAX_ROOMS_PER_SOCKET"]),
         ),
-        connections_per_minute=_optional(int, raw["CONNECTIONS_PER_MINUTE"]),
-        client_address_header=_optional(str, raw["CLIENT_ADDRESS_HEADER"]),
         channel_layer=raw["CHANNEL_LAYER"],
         node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
         node_timeout=float(raw["NODE_TIMEOUT"]),

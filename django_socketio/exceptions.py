@@ -58,15 +58,18 @@ _ERROR_MESSAGES = {
 class EngineIOError(ProtocolError):
     """A request the Engine.IO server refuses: HTTP 400 (403 for FORBIDDEN) + JSON body."""
 
-    def __init__(self, code: ErrorCode, status: int | None = None) -> None:
-        super().__init__(code.message)
+    def __init__(
+        self, code: ErrorCode, status: int | None = None, message: str | None = None
+    ) -> None:
+        super().__init__(message or code.message)
         self.code = code
+        self.message = message or code.message
         self.status = (
             status if status is not None else (403 if code is ErrorCode.FORBIDDEN else 400)
         )
 
     def body(self) -> bytes:
-        return b'{"code":%d,"message":"%s"}' % (self.code, self.code.message.encode())
+        return b'{"code":%d,"message":"%s"}' % (self.code, self.message.encode())
 
 
 class UpgradeRefused(EngineIOError):

@@ -24,6 +24,7 @@ PURE = [
     "django_socketio.engineio.handshake",
     "django_socketio.stats",
     "django_socketio.socketio.limits",
+    "django_socketio.engineio.limits",
 ]
 if (ROOT / "django_socketio/socketio/packets.py").exists():
     PURE.append("django_socketio.socketio.packets")

@@ -100,6 +100,7 @@ class PollingConsumer(EngineIOConsumer):
             method, parse_query(scope["query_string"]), False, settings.engine.transports
         )
         if request.sid is None:
+            engine.admit(scope)
             conn = await engine.open(POLLING, scope)
             extra = list(cors)
             if settings.cookie is not None:
@@ -268,7 +269,11 @@ class WebsocketConsumer(EngineIOConsumer):
             request = parse_request(
                 "GET", parse_query(scope["query_string"]), True, settings.engine.transports
             )
-            conn = engine.lookup(request.sid, WEBSOCKET) if request.sid else None
+            if request.sid:
+                conn = engine.lookup(request.sid, WEBSOCKET)
+            else:
+                engine.admit(scope)
+                conn = None
         except UpgradeRefused:
             # A known session that cannot take this websocket (already upgraded, or
             # another websocket probing it): the reference server completes the

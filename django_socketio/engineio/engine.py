@@ -16,12 +16,15 @@ from typing import Any, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..stats import STATS
+from .limits import Throttle, WindowCounter, client_address
 from .packets import CLOSE, Packet, PacketType
 from .session import POLLING, WEBSOCKET, EngineConfig, Reason, Session, State
 
 logger = logging.getLogger("django_socketio.engineio")
 
 Scope = dict[str, Any]
+
+TOO_MANY_CONNECTIONS = "Too many connections"
 
 _background: set[asyncio.Future[Any]] = set()
 
@@ -134,6 +137,10 @@ class Engine:
         self.handler = handler
         self.config = config or EngineConfig()
         self.connections: dict[str, Connection] = {}
+        #: New sessions refused by CONNECTIONS_PER_MINUTE since the start.
+        self.connections_refused = 0
+        self._handshakes = WindowCounter(60.0)
+        self._refusal_log: Throttle | None = None
         # Optional: told when a session switched to websocket (the Admin UI shows it).
         self._on_upgrade: Callable[[str], Awaitable[None]] | None = getattr(
             handler, "on_upgrade", None
@@ -144,6 +151,36 @@ class Engine:
         return asyncio.get_running_loop().time()
 
     # -- opening -----------------------------------------------------------------
+
+    def admit(self, scope: Scope) -> None:
+        """Count a new session's handshake; EngineIOError (HTTP 403) past the per-minute limit.
+
+        Called by the transports before `open`, for handshakes only (an upgrade
+        websocket joins an existing session and is not counted).
+        """
+        limit = self.config.connections_per_minute
+        if limit is None:
+            return
+        address = client_address(
+            scope.get("client"), scope.get("headers", ()), self.config.client_address_header
+        )
+        if address is None:
+            return
+        now = self.now()
+        if self._handshakes.hit(address, now) <= limit:
+            return
+        self.connections_refused += 1
+        if self._refusal_log is None:
+            self._refusal_log = Throttle(10.0, now)
+        held = self._refusal_log.allow(now)
+        if held is not None:
+            logger.warning(
+                "refusing new connections from %s: CONNECTIONS_PER_MINUTE is %d%s",
+                address[:100],
+                limit,
+                f" ({held} more refused since the last such line)" if held else "",
+            )
+        raise EngineIOError(ErrorCode.FORBIDDEN, message=TOO_MANY_CONNECTIONS)
 
     async def open(
         self, transport: str, scope: Scope, ws: WebsocketWriter | None = None

@@ -53,6 +53,8 @@ class EngineConfig:
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000
     transports: tuple[str, ...] = (POLLING, WEBSOCKET)
+    connections_per_minute: int | None = None  # new sessions per client address; None: off
+    client_address_header: str | None = None  # the proxy header naming the client address
 
 
 class Session:

@@ -710,7 +710,10 @@ class SocketIOServer:
                 name: len(nsp.sockets) for name, nsp in self.namespaces.items() if nsp.sockets
             },
             **STATS.snapshot(),
-            "limits": dataclasses.asdict(self.limit_counters),
+            "limits": {
+                **dataclasses.asdict(self.limit_counters),
+                "connections_refused": engine.connections_refused if engine is not None else 0,
+            },
             "layer": {
                 "sent": getattr(layer, "sent", 0),
                 "received": getattr(layer, "received", 0),
