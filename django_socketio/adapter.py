@@ -401,6 +401,9 @@ class ChannelLayerAdapter(Adapter):
         if node_request is not None:  # about the process, whatever the namespace
             await reply(result=await node_request(payload))
             return
+        if kind == "server_status":  # manage.py socketio_status
+            await reply(result=self.server.status())
+            return
         result = None
         if nsp is not None:
             opts = BroadcastOptions.from_dict(payload.get("opts", {}))

@@ -46,6 +46,7 @@ from .rooms import BroadcastOptions, RoomIndex
 from .socket import Handshake, Socket, ack_value, maybe_await
 
 logger = logging.getLogger("django_socketio")
+STATUS_MAX_ROOMS = 1000  # rooms per namespace in one status answer
 
 #: A socket's handler tracebacks: the first few, then one per interval (seconds).
 FAILURE_LOG_BURST = 5
@@ -737,6 +738,28 @@ class SocketIOServer:
     ) -> list[Any]:
         """Every other node's answer to `kind` (a key of its `node_requests`)."""
         return await self.adapter.request(self.of("/"), kind, payload or {}, timeout)
+
+    def status(self, max_rooms: int = STATUS_MAX_ROOMS) -> dict[str, Any]:
+        """What this process serves, for ``manage.py socketio_status``: plain data.
+
+        Per namespace: its sockets and its rooms with their local sizes (the room each
+        socket has of its own id left out), the `max_rooms` largest, so that a node
+        with a room per user still answers with a small message.
+        """
+        stats = self.stats()
+        namespaces: dict[str, Any] = {}
+        for name, nsp in self.namespaces.items():
+            if nsp.handler is None and not nsp.sockets:
+                continue
+            sizes = [(len(m), r) for r, m in nsp.rooms.rooms.items() if r not in nsp.sockets]
+            largest = sorted(sizes, key=lambda pair: (-pair[0], pair[1]))[:max_rooms]
+            namespaces[name] = {
+                "sockets": len(nsp.sockets),
+                "rooms": dict((room, size) for size, room in largest),
+                "rooms_total": len(sizes),
+            }
+        keys = ("node_id", "hostname", "pid", "uptime", "connections")
+        return {**{key: stats[key] for key in keys}, "namespaces": namespaces}
 
     def now(self) -> float:
         """The clock the limits count with (the event loop's)."""

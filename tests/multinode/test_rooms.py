@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -318,3 +319,53 @@ async def test_a_burst_of_joins_stays_reachable_from_other_nodes(
         await sender.call("bcast", {"to": [r], "event": "direct"}, c.name)
     await settle(sender, [*burst, sender])
     assert [c.name for c in burst if c.got("direct") != [[c.name]]] == []
+
+
+async def test_socketio_status_command(cluster: Cluster, clients: Clients) -> None:
+    """manage.py socketio_status sees every node, its sockets and its rooms (read-only)."""
+    r = room("status")
+    everyone = await clients.spread(cluster, 7)
+    members = everyone[:5]  # nodes 0, 1, 2, 0, 1
+    await asyncio.gather(*(c.join(r) for c in members))
+    command = [sys.executable, "-m", "django", "socketio_status"]
+    done = await asyncio.to_thread(
+        subprocess.run, [*command, "--json"], cwd=ROOT, env=cluster.env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["nodes_seen"] == 3 and len(report["processes"]) == 3, report
+    assert report["namespaces"][NSP]["rooms"][r] == 5
+    assert report["namespaces"][NSP]["sockets"] >= 7
+    per_node = sorted(
+        p["namespaces"].get(NSP, {}).get("rooms", {}).get(r, 0) for p in report["processes"]
+    )
+    assert per_node == [1, 2, 2]
+    for process in report["processes"]:  # a socket's own room is not listed
+        assert not any(
+            c.sid in process["namespaces"].get(NSP, {}).get("rooms", {}) for c in everyone
+        )
+    # the text form, and the servers still serve the same sockets afterwards
+    done = await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, env=cluster.env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("3 server process(es) seen, 3 answered.\n"), done.stdout
+    assert f"{r} 5" in done.stdout.split("All processes:")[1]
+    assert await everyone[5].call("fetch", r) == sorted(c.sid for c in members)
+
+
+def test_socketio_status_without_a_shared_layer() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "socketio_status"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "CommandError: No channel layer shared between processes (SOCKETIO['CHANNEL_LAYER'] is "
+        "'default', an in-memory layer), so the servers cannot be asked. Configure "
+        "channels_redis in CHANNEL_LAYERS, for the servers and for this command."
+    )
