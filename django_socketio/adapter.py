@@ -240,7 +240,7 @@ class ChannelLayerAdapter(Adapter):
         return not self._in_memory or bool(self.live_nodes())
 
     async def publish(
-        self, nsp: ServerNamespace, frames: list[str | bytes], opts: BroadcastOptions
+        self, nsp: ServerNamespace, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
     ) -> None:
         if not self._worth_sending():
             return

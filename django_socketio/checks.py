@@ -162,6 +162,15 @@ def _admin_ui(value: Any) -> str | None:
     return setting_problem(value)
 
 
+PARSERS = ("json", "msgpack", "auto")
+
+
+def _parser(value: Any) -> str | None:
+    if value in PARSERS and isinstance(value, str):
+        return None
+    return f"must be one of {', '.join(map(repr, PARSERS))}, not {value!r}"
+
+
 def _layer_alias(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return None
@@ -209,6 +218,7 @@ HEADER = Rule(
     hint="Name the header your own proxy sets; clients can send any header themselves.",
 )
 ADMIN_UI = Rule(_admin_ui, ID + "E040", hint="See 'The Admin UI' in the README.")
+PARSER = Rule(_parser, ID + "E012", hint="See 'The MessagePack parser' in the README.")
 
 #: One line per SOCKETIO key: the rule its value must pass.
 RULES: dict[str, Rule] = {
@@ -233,6 +243,7 @@ RULES: dict[str, Rule] = {
     "MAX_ROOMS_PER_SOCKET": OPTIONAL_COUNT,
     "CONNECTIONS_PER_MINUTE": OPTIONAL_COUNT,
     "CLIENT_ADDRESS_HEADER": HEADER,
+    "PARSER": PARSER,
     "CHANNEL_LAYER": LAYER_ALIAS,
     "NODE_HEARTBEAT_INTERVAL": SECONDS,
     "NODE_TIMEOUT": SECONDS,

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ROOMS_PER_SOCKET": None,  # rooms a socket may be in; join beyond raises
     "CONNECTIONS_PER_MINUTE": None,  # new connections per client address per minute
     "CLIENT_ADDRESS_HEADER": None,  # header your proxy sets with the client address
+    "PARSER": "json",  # "json", "msgpack", or "auto" (each session's first message tells)
     # Several processes
     "CHANNEL_LAYER": "default",  # alias in CHANNEL_LAYERS; None: this process only
     "NODE_HEARTBEAT_INTERVAL": 5.0,  # seconds between a node's heartbeats
@@ -88,6 +89,7 @@ class Settings:
     max_attachments: int
     max_depth: int
     inbound: InboundLimits
+    parser: str
     channel_layer: str | None
     node_heartbeat_interval: float
     node_timeout: float
@@ -155,6 +157,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             max_namespaces=_optional(int, raw["MAX_NAMESPACES_PER_CONNECTION"]),
             max_rooms=_optional(int, raw["MAX_ROOMS_PER_SOCKET"]),
         ),
+        parser=str(raw["PARSER"]),
         channel_layer=raw["CHANNEL_LAYER"],
         node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
         node_timeout=float(raw["NODE_TIMEOUT"]),

@@ -29,9 +29,11 @@ class DjangoSocketIOServer(SocketIOServer):
         settings = get_settings()
         self.engine_config = settings.engine
         self.connect_timeout = settings.connect_timeout
-        self.parser.max_attachments = settings.max_attachments
-        if hasattr(self.parser, "max_depth"):
-            self.parser.max_depth = settings.max_depth
+        self.use_parser(settings.parser)
+        for parser in self.parsers.values():
+            parser.max_attachments = settings.max_attachments
+            if hasattr(parser, "max_depth"):
+                parser.max_depth = settings.max_depth
         self.inbound = settings.inbound
         live.install(self)
         if settings.admin_ui is not None and self.admin_ui is None:

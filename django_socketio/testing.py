@@ -131,7 +131,8 @@ from channels.testing import ApplicationCommunicator
 
 from .engineio.consumers import WebsocketConsumer
 from .exceptions import PacketError
-from .socketio.packets import Decoder, JSONParser, Packet, PacketType
+from .socketio.msgpack_parser import MsgPackParser
+from .socketio.packets import Decoder, JSONParser, Packet, PacketType, Parser
 
 __all__ = ["Disconnected", "ReceivedEvent", "SocketIOCommunicator"]
 
@@ -255,6 +256,7 @@ class SocketIOCommunicator:
         headers: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
         query: Mapping[str, Any] | str | None = None,
         path: str = "/socket.io/",
+        parser: str = "json",
     ) -> None:
         if application is None:
             application = WebsocketConsumer.as_asgi()  # serves `django_socketio.io`
@@ -291,8 +293,13 @@ class SocketIOCommunicator:
         self.handshake: dict[str, Any] | None = None
         self.disconnect_reason: str | None = None
         self.close_code: int | None = None
-        self._parser = JSONParser()
-        self._decoder = Decoder(max_attachments=100_000)  # the server decides what it sends
+        #: "json" or "msgpack": the parser this client speaks (the server's `PARSER`).
+        self.parser = parser
+        self._parser: Parser = MsgPackParser() if parser == "msgpack" else JSONParser()
+        # The server decides how many attachments it sends.
+        self._decoder = (
+            self._parser.decoder() if parser == "msgpack" else Decoder(max_attachments=100_000)
+        )
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._ack_ids = itertools.count()

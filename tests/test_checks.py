@@ -290,3 +290,19 @@ def test_runserver_check() -> None:
         get_commands.cache_clear()
         assert checks.check_runserver() == []
     get_commands.cache_clear()
+
+
+@pytest.mark.parametrize("value", ["json", "msgpack", "auto"])
+def test_known_parsers_pass(value: Any) -> None:
+    assert run({"PARSER": value}) == []
+
+
+@pytest.mark.parametrize("value", ["JSON", "pickle", None, 1])
+def test_unknown_parser(value: Any) -> None:
+    assert run({"PARSER": value}) == [
+        Error(
+            f"SOCKETIO['PARSER'] must be one of 'json', 'msgpack', 'auto', not {value!r}.",
+            hint="See 'The MessagePack parser' in the README.",
+            id="django_socketio.E012",
+        )
+    ]

@@ -230,14 +230,23 @@ class Engine:
         return True
 
     async def send_many(
-        self, sid: str, messages: list[str | bytes], frames: list[str | bytes]
+        self, sid: str, messages: list[str | bytes], cache: dict[Any, Any] | None = None
     ) -> bool:
-        """Send several MESSAGEs; `frames` is `message_frames(messages)`, shared by a broadcast."""
+        """Send several MESSAGEs.
+
+        A broadcast passes the same `cache` for every recipient: the messages are
+        encoded as websocket frames once (per Engine.IO protocol), not per session.
+        """
         conn = self.connections.get(sid)
         if conn is None:
             return False
         ws = conn.idle_ws()
         if ws is not None:
+            frames = cache.get(4) if cache is not None else None
+            if frames is None:
+                frames = message_frames(messages)
+                if cache is not None:
+                    cache[4] = frames
             await conn.write_through(ws, frames)
             return True
         for message in messages:

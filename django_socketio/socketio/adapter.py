@@ -33,9 +33,12 @@ class Adapter:
         """The last local socket left these rooms."""
 
     async def publish(
-        self, nsp: ServerNamespace, frames: list[str | bytes], opts: BroadcastOptions
+        self, nsp: ServerNamespace, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
     ) -> None:
-        """Deliver an encoded broadcast to the matching sockets on the other nodes."""
+        """Deliver an encoded broadcast to the matching sockets on the other nodes.
+
+        `frames` holds the packet encoded by each parser in use (name -> messages).
+        """
 
     async def broadcast_with_ack(
         self,

@@ -379,6 +379,9 @@ class PacketDecoder(Protocol):
 class Parser(Protocol):
     """What the server needs from a parser, so another (msgpack) can be plugged in."""
 
+    #: How other nodes name it in a broadcast ("json", "msgpack").
+    name: str
+
     def encode(self, packet: Packet) -> list[str | bytes]:
         """The Engine.IO messages carrying ``packet``, in sending order."""
         ...
@@ -392,6 +395,7 @@ class JSONParser:
     """The default parser: JSON text, with bytes sent as separate attachments."""
 
     __slots__ = ("max_attachments", "max_depth")
+    name = "json"
 
     def __init__(self, max_attachments: int = 10, max_depth: int = MAX_DEPTH) -> None:
         self.max_attachments = max_attachments

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..engineio.engine import Engine, EngineConfig, message_frames, spawn
+from ..engineio.engine import Engine, EngineConfig, spawn
 from ..engineio.session import Reason
 from ..exceptions import (
     AckTimeoutError,
@@ -38,10 +38,11 @@ from ..exceptions import (
 from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
 from .limits import DISCONNECT, InboundLimits, LimitCounters, Throttle
+from .msgpack_parser import MsgPackParser
 from .namespace import RESERVED_EVENTS, Namespace, check_event
 from .observer import Observer
 from .operators import BroadcastOperator
-from .packets import JSONParser, Packet, PacketType, Parser
+from .packets import JSONParser, Packet, PacketDecoder, PacketType, Parser
 from .rooms import BroadcastOptions, RoomIndex
 from .socket import Handshake, Socket, ack_value, maybe_await
 
@@ -83,13 +84,46 @@ class DisconnectReason:
     RATE_LIMITED = "rate limited"  # EVENT_LIMIT_POLICY "disconnect"
 
 
+class Outgoing:
+    """One packet, encoded once per parser its recipients use.
+
+    A broadcast builds one; each recipient asks for its own parser's frames
+    (encoded on first demand) and a cache the engine fills with those frames as
+    Engine.IO websocket frames. A broadcast from another node arrives already
+    encoded, for every parser in use (`SocketIOServer.parsers_in_use`).
+    """
+
+    __slots__ = ("_by_parser", "packet")
+
+    def __init__(
+        self, packet: Packet | None, encoded: dict[str, list[str | bytes]] | None = None
+    ) -> None:
+        self.packet = packet
+        self._by_parser: dict[str, tuple[list[str | bytes], dict[Any, Any]]] = {
+            name: (frames, {}) for name, frames in (encoded or {}).items()
+        }
+
+    def frames(self, parser: Parser) -> tuple[list[str | bytes], dict[Any, Any]]:
+        """`parser`'s frames, and the engine's cache of them as transport frames."""
+        entry = self._by_parser.get(parser.name)
+        if entry is None:
+            if self.packet is None:
+                raise LookupError(f"the broadcast carries no {parser.name} encoding")
+            entry = self._by_parser[parser.name] = (parser.encode(self.packet), {})
+        return entry
+
+    def encoded(self, parsers: Iterable[Parser]) -> dict[str, list[str | bytes]]:
+        return {parser.name: self.frames(parser)[0] for parser in parsers}
+
+
 class Client:
-    """One Engine.IO session seen from Socket.IO: its decoder and its sockets."""
+    """One Engine.IO session seen from Socket.IO: its parser, decoder and sockets."""
 
     __slots__ = (
         "connect_timer",
         "decoder",
         "eio_sid",
+        "parser",
         "scope",
         "server",
         "session",
@@ -101,7 +135,9 @@ class Client:
         self.server = server
         self.eio_sid = eio_sid
         self.scope = scope
-        self.decoder = server.parser.decoder()
+        # Detecting the parser waits for the first message (always a CONNECT).
+        self.parser: Parser | None = None if server.detect_parser else server.parser
+        self.decoder: PacketDecoder | None = self.parser.decoder() if self.parser else None
         self.sockets: dict[str, Socket] = {}
         self.connect_timer: asyncio.TimerHandle | None = None
         self.user: Any = None
@@ -132,9 +168,18 @@ class Client:
             scope=scope,
         )
 
+    def detect(self, data: str | bytes) -> PacketDecoder:
+        """Pick the parser from the first message: MessagePack is binary, JSON is text."""
+        self.parser = self.server.parsers["msgpack" if type(data) is not str else "json"]
+        self.decoder = self.parser.decoder()
+        return self.decoder
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        return (self.parser or self.server.parser).encode(packet)
+
     async def send_packet(self, packet: Packet) -> None:
         send = self.server.engine.send
-        for frame in self.server.parser.encode(packet):
+        for frame in self.encode(packet):
             await send(self.eio_sid, frame)
 
     async def close(self) -> None:
@@ -270,29 +315,38 @@ class ServerNamespace:
         STATS.broadcasts += 1
         for observer in self.server.observers:
             observer.broadcast_sent(self, event, args, opts)
-        frames = self.server.parser.encode(Packet(PacketType.EVENT, self.name, [event, *args]))
-        await self.deliver(frames, opts, event, args)  # encoded once, written to each
+        outgoing = Outgoing(Packet(PacketType.EVENT, self.name, [event, *args]))
+        await self.deliver(outgoing, opts, event, args)  # encoded once per parser
         if not opts.local:
-            await self.server.adapter.publish(self, frames, opts)
+            server = self.server
+            await server.adapter.publish(self, outgoing.encoded(server.parsers_in_use()), opts)
 
     async def deliver(
         self,
-        frames: list[str | bytes],
+        outgoing: Outgoing | dict[str, list[str | bytes]],
         opts: BroadcastOptions,
         event: str | None = None,
         args: tuple[Any, ...] = (),
     ) -> None:
-        """Write already-encoded frames to the local sockets `opts` selects.
+        """Write an encoded packet to the local sockets `opts` selects.
 
-        With `event`, each recipient's ``on_any_outgoing`` listeners hear it too.
+        `outgoing` may be the encodings another node published (parser name ->
+        frames). With `event`, each recipient's ``on_any_outgoing`` listeners hear it too.
         """
+        if not isinstance(outgoing, Outgoing):
+            outgoing = Outgoing(None, outgoing)
         sockets = self.select(opts)
         if opts.volatile:
             writable = self.server.engine.writable
             sockets = [s for s in sockets if writable(s.client.eio_sid)]
-        encoded = message_frames(frames)  # once, for every websocket recipient
+        default = self.server.parser
         for socket in sockets:
-            await socket._send_frames(frames, encoded)
+            try:
+                frames, cache = outgoing.frames(socket.client.parser or default)
+            except LookupError:
+                logger.warning("broadcast to %r skipped: %s", socket, "no encoding for its parser")
+                continue
+            await socket._send_frames(frames, cache)
             if event is not None:
                 for listener in socket._any_outgoing:
                     await maybe_await(listener(event, *args))
@@ -555,7 +609,7 @@ class ServerNamespace:
                 list(result) if isinstance(result, tuple) else [] if result is None else [result]
             )
             await socket._send_frames(
-                self.server.parser.encode(Packet(PacketType.ACK, self.name, ack_args, packet.id))
+                socket.client.encode(Packet(PacketType.ACK, self.name, ack_args, packet.id))
             )
 
     def _handler_failed(
@@ -625,7 +679,15 @@ class SocketIOServer:
         self._adapter = adapter
         self._adapter_started = False
         self.connect_timeout = connect_timeout
+        #: The parser of every session, unless `detect_parser`; also the parser of
+        #: sessions whose parser is not known yet.
         self.parser: Parser = parser or JSONParser()
+        #: Pick each session's parser from its first message (``PARSER = "auto"``).
+        self.detect_parser = False
+        self.parsers: dict[str, Parser] = {
+            "json": self.parser if self.parser.name == "json" else JSONParser(),
+            "msgpack": self.parser if self.parser.name == "msgpack" else MsgPackParser(),
+        }
         self.namespaces: dict[str, ServerNamespace] = {}
         self.dynamic: list[tuple[re.Pattern[str], Namespace]] = []
         self._unknown_namespaces: set[str] = set()
@@ -670,6 +732,15 @@ class SocketIOServer:
 
     def configure(self) -> None:
         """Hook: fill in configuration before the engine starts (reads Django settings)."""
+
+    def use_parser(self, name: str) -> None:
+        """Speak `name` ("json", "msgpack") with every session, or "auto": detect it per session."""
+        self.detect_parser = name == "auto"
+        self.parser = self.parsers["json" if name == "auto" else name]
+
+    def parsers_in_use(self) -> list[Parser]:
+        """The parsers a broadcast is encoded with for the other nodes."""
+        return list(self.parsers.values()) if self.detect_parser else [self.parser]
 
     def make_adapter(self) -> Adapter:
         """Hook: how this server reaches the other nodes (none by default)."""
@@ -898,8 +969,9 @@ class SocketIOServer:
         client = self.clients.get(sid)
         if client is None:
             return
+        decoder = client.decoder or client.detect(data)
         try:
-            packet = client.decoder.feed(data)
+            packet = decoder.feed(data)
         except PacketError as exc:
             logger.info("closing connection %s: %s", sid, exc)
             await self._close_client(client, DisconnectReason.PARSE_ERROR)

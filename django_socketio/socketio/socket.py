@@ -168,7 +168,7 @@ class Socket:
 
     async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> None:
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        await self._send_frames(self.nsp.server.parser.encode(packet))
+        await self._send_frames(self.client.encode(packet))
         for observer in self.nsp.server.observers:
             observer.event_sent(self, event, args)
         for listener in self._any_outgoing:
@@ -203,9 +203,9 @@ class Socket:
         self._acks.clear()
 
     async def _send_frames(
-        self, frames: list[str | bytes], encoded: list[str | bytes] | None = None
+        self, frames: list[str | bytes], encoded: dict[Any, Any] | None = None
     ) -> None:
-        """Send Socket.IO frames; `encoded` is them as Engine.IO frames, shared by a broadcast."""
+        """Send Socket.IO frames; `encoded` caches them as transport frames, for a broadcast."""
         if self._pending is not None:
             self._pending.extend(frames)
             return
@@ -265,9 +265,7 @@ class Socket:
         if close:
             await self.client.close()
             return
-        await self._send_frames(
-            self.nsp.server.parser.encode(Packet(PacketType.DISCONNECT, self.nsp.name))
-        )
+        await self._send_frames(self.client.encode(Packet(PacketType.DISCONNECT, self.nsp.name)))
         await self.nsp.remove(self, "server namespace disconnect")
 
 

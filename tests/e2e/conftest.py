@@ -161,19 +161,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def run_node() -> Callable[..., list[dict[str, Any]]]:
-    """``run_node("script", url, *args, timeout=20)``: run ``tests/e2e/js/script.mjs``.
+    """``run_node("script", url, *args, timeout=20, env=None)``: run ``tests/e2e/js/script.mjs``.
 
     The script prints one JSON object per line; they come back as a list. A non-zero
     exit or a hang (the timeout) fails the test with the script's output.
     """
     node = node_binary("engine.io-client")
 
-    def run(script: str, *args: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+    def run(
+        script: str, *args: str, timeout: float = 20.0, env: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         path = JS_DIR / f"{script}.mjs"
         try:
             done = subprocess.run(
                 [node, str(path), *args],
                 cwd=ROOT,
+                env={**os.environ, **(env or {})},
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -34,6 +34,9 @@ TRANSPORTS: dict[str, list[str] | None] = {
     "upgrade": None,  # python-socketio's default: polling, then the upgrade
 }
 CONNECT_TIMEOUT = 1.0  # SOCKETIO["CONNECT_TIMEOUT"] of the conformance server
+#: The parser the clients of these tests use: "json", or "msgpack" while the tests run
+#: again in test_msgpack_clients.py (the conformance server detects it per session).
+PARSER = {"name": "json"}
 
 AUTH = {"token": "abc", "n": [1, 2.5, None], "s": "héllo €"}
 # One exchange of js/sio_client.mjs `exchange()` on the conformance namespaces.
@@ -103,7 +106,7 @@ def node_runs() -> list[dict[str, Any]]:
     ]
 
 
-_node_results: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+_node_results: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
 
 
 @pytest.fixture
@@ -113,9 +116,10 @@ def node(server, run_node, mode) -> Callable[[str], dict[str, Any]]:
     One Node process per server and mode runs every scenario in turn (Node's start-up
     costs more than a scenario); each test checks its own run.
     """
-    key = (server.url, mode)
+    key = (server.url, mode, PARSER["name"])
     if key not in _node_results:
-        lines = run_node("sio_client", server.url, mode, json.dumps(node_runs()))
+        env = {"SIO_PARSER": PARSER["name"]}
+        lines = run_node("sio_client", server.url, mode, json.dumps(node_runs()), env=env)
         _node_results[key] = {line["name"]: line for line in lines}
 
     def result(name: str) -> dict[str, Any]:
@@ -235,7 +239,10 @@ class Client:
     """An AsyncClient that queues what each handled event brings, per namespace."""
 
     def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False, request_timeout=WAIT)
+        serializer = "msgpack" if PARSER["name"] == "msgpack" else "default"
+        self.sio = socketio.AsyncClient(
+            reconnection=False, request_timeout=WAIT, serializer=serializer
+        )
         self.queues: dict[tuple[str, str], asyncio.Queue[Any]] = {}
 
     def record(self, event: str, namespace: str = "/") -> None:
@@ -464,7 +471,8 @@ async def test_python_disconnect_reasons(server, mode):
             # python-socketio's disconnect() closes its websocket before its write loop
             # has sent the DISCONNECT packet it queued, so the server would only see the
             # websocket close ("transport close"): send the packet first and let it land.
-            packet = socketio.packet.Packet(socketio.packet.DISCONNECT, namespace="/ops")
+            packet_class = clients["client"].sio.packet_class
+            packet = packet_class(socketio.packet.DISCONNECT, namespace="/ops")
             await clients["client"].sio.eio.send(packet.encode())
             await server_reasons(server, [sids["client"]])
         await clients["client"].sio.disconnect()

@@ -6,8 +6,8 @@ default, or ``channels_redis.pubsub.RedisPubSubChannelLayer``).
 
 import os
 
-from tests.settings import *  # noqa: F403
-from tests.settings import SOCKETIO
+from tests.conformance.settings import *  # noqa: F403
+from tests.conformance.settings import SOCKETIO
 
 CHANNEL_LAYERS = {
     "default": {

@@ -16,8 +16,10 @@
 //   disconnect {hows}  /ops: both sides' reasons for client / server / engine disconnects
 //   rooms      {room}  /ops: three clients, two in `room`; a broadcast from one of them
 // In "upgrade" mode the scenarios let the upgrade finish before they close a connection.
-// Binary values print as {"$bin": hex}.
+// Binary values print as {"$bin": hex}. With SIO_PARSER=msgpack in the environment, every
+// connection uses socket.io-msgpack-parser.
 import { Manager, io } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const [base, mode, json] = process.argv.slice(2);
 const TRANSPORTS = {
@@ -26,6 +28,7 @@ const TRANSPORTS = {
   upgrade: ["polling", "websocket"],
 };
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+const PARSER = process.env.SIO_PARSER === "msgpack" ? { parser: msgpackParser } : {};
 
 // Binary as {"$bin": hex}, through objects and arrays; functions (ack callbacks) dropped.
 const plain = (value) => {
@@ -47,6 +50,7 @@ function connect(namespace, extra = {}, transports = TRANSPORTS[mode]) {
     reconnection: false,
     forceNew: true,
     timeout: 5000,
+    ...PARSER,
     ...extra,
   });
 }
@@ -106,6 +110,7 @@ async function connectCase({ namespace, auth, wait }) {
     transports: TRANSPORTS[mode],
     reconnection: false,
     timeout: 5000,
+    ...PARSER,
   });
   if (mode === "upgrade") {
     await once(manager, "open");
@@ -147,6 +152,7 @@ const scenarios = {
       upgrade: mode === "upgrade",
       reconnection: false,
       timeout: 5000,
+      ...PARSER,
     });
     let upgraded = false;
     manager.on("open", () => manager.engine.once("upgrade", () => (upgraded = true)));
