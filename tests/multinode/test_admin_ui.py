@@ -9,6 +9,7 @@ and the real Admin UI) are in test_admin_browser.py and share the `ops` cluster.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import require_or_skip
 from tests.multinode.conftest import NSP, WAIT, Clients
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +136,9 @@ async def test_admin_ui_protocol(ops: Any, clients: Clients) -> None:
         refused = AdminClient(a)
         with pytest.raises(socketio.exceptions.ConnectionError):
             await refused.connect(auth)
+        deadline = time.monotonic() + WAIT
+        while not refused.refused and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         assert refused.refused == [{"message": "invalid credentials"}]
 
     on_a, on_b = await clients(a, "on-a"), await clients(b, "on-b")
@@ -196,10 +201,8 @@ async def test_admin_ui_protocol(ops: Any, clients: Clients) -> None:
         await admin.emit("_disconnect", NSP, False, late_sid)
         gone = await admin.wait_for("socket_disconnected", lambda x: x[1] == late_sid)
         assert gone[0] == NSP and gone[2] == "server namespace disconnect" and ISO.match(gone[3])
-        deadline = time.monotonic() + WAIT
-        while not late.disconnected and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert late.disconnected and "server disconnect" in str(late.disconnected[0])
+        (reason,) = await wait_disconnected(late)
+        assert reason == (socketio.AsyncClient.reason.SERVER_DISCONNECT,)
 
         # a broadcast to many is never one admin event per recipient
         before = len(admin.got("event_sent"))
@@ -223,3 +226,53 @@ async def test_metrics_of_every_process(ops: Any, clients: Clients) -> None:
         s.value for s in families["socketio_sockets"].samples if s.labels["namespace"] == NSP
     )
     assert sockets >= 1
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def chromium() -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        require_or_skip(f"{CHROMIUM} is missing: apt-get install chromium")
+
+
+async def wait_disconnected(client: Any) -> list[Any]:
+    deadline = time.monotonic() + WAIT
+    while not client.disconnected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert client.disconnected, f"{client.name} was not disconnected"
+    return client.disconnected
+
+
+async def test_django_admin_page_in_chromium(
+    ops: Any, clients: Clients, run_node: Any, chromium: None
+) -> None:
+    a, b = ops.urls
+    on_a, on_b = await clients(a, "page-a"), await clients(b, "page-b")
+    await on_b.join("blue")
+    sid_a, sid_b = on_a.sid, on_b.sid
+    args = [a, sid_a, sid_b, sid_b]
+    if os.environ.get("ADMIN_SCREENSHOT"):
+        args.append(os.environ["ADMIN_SCREENSHOT"])
+    (result,) = await run_node("admin_page", *args, timeout=90)
+    assert "error" not in result, result
+    assert result["section"] == "Socket.IO"
+    assert result["processes"] == 2
+    assert {sid_a, sid_b} <= set(result["socketIds"])  # sockets of both processes
+    assert [NSP, "blue", sid_b] in result["rooms"]
+    assert result["searched"] == [sid_b]
+    assert result["message"] == f"Disconnected {sid_b}."
+    (reason,) = await wait_disconnected(on_b)
+    assert reason == (socketio.AsyncClient.reason.SERVER_DISCONNECT,)  # python-socketio's name
+    assert on_a.sio.connected
+
+
+async def test_django_admin_page_refuses_non_staff(ops: Any) -> None:
+    url = ops.urls[0] + "/admin/django_socketio/deployment/"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, cookies={"sessionid": ops.guest_session}) as response:
+            assert response.status == 403
+        async with http.get(url, allow_redirects=False) as response:  # anonymous: log in first
+            assert response.status == 302
+            assert response.headers["Location"].startswith("/admin/login/")

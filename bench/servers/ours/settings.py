@@ -4,6 +4,8 @@ Single process: ``SOCKETIO["CHANNEL_LAYER"] = None`` (no layer at all). With
 ``REDIS_URL`` set (the multi-process scenario), rooms and broadcasts span processes
 through channels-redis' ``RedisChannelLayer``.
 
+``BENCH_ADMIN_UI=1`` turns the Admin UI on in production mode.
+
 ``BENCH_AUTH=1`` installs ``django.contrib.auth`` and ``sessions``, so every connection
 also loads its Django user and session (as in a typical project).
 """
@@ -41,3 +43,8 @@ if REDIS_URL:
     SOCKETIO = {"CHANNEL_LAYER": "default"}
 else:
     SOCKETIO = {"CHANNEL_LAYER": None}
+
+if os.environ.get("BENCH_ADMIN_UI") == "1":
+    # Instrumentation as an operator leaves it on: the Admin UI in production mode
+    # (server_stats every 2 s; bench/instrumentation-cost measures its cost).
+    SOCKETIO["ADMIN_UI"] = {"AUTH": False, "MODE": "production"}

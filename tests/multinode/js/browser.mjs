@@ -1,0 +1,37 @@
+// Headless Chromium for the operator pages (playwright-core from the root node_modules).
+import { chromium } from "playwright-core";
+
+export const WAIT = 15_000;
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+// A page whose requests leave 127.0.0.1 never (fonts and icons of the Admin UI's page
+// come from CDNs: refused, the page works without them).
+export async function openPage(browser, result) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("pageerror", (err) => result.pageErrors.push(err.message));
+  return page;
+}
+
+export async function run(main) {
+  const result = { steps: [], pageErrors: [] };
+  const browser = await launch();
+  try {
+    await main(browser, result);
+  } catch (err) {
+    result.error = String(err && err.stack || err);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(result));
+}
