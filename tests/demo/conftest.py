@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.processes import free_port, terminate
+from tests.processes import start_server, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -79,21 +79,17 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     env = demo_env(tmp_path_factory.mktemp("demo") / "db.sqlite3")
     _manage(env, "migrate", "--no-input", "-v", "0")
     _manage(env, "create_demo_user")
-    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="demo-daphne-", suffix=".log")  # noqa: SIM115
-    command = [
-        sys.executable,
-        "-m",
+    process, port = start_server(
         "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
+        "demo_project.asgi:application",
         "--websocket_timeout",
         "-1",
-        "demo_project.asgi:application",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server = DemoServer(f"http://127.0.0.1:{port}", process, log)
     try:
         deadline = time.monotonic() + START_TIMEOUT

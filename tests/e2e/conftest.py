@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -26,13 +25,14 @@ import aiohttp
 import pytest
 
 from tests.conftest import require_or_skip
-from tests.processes import free_port, node_binary, terminate
+from tests.processes import node_binary, start_server, terminate
 
 from .helpers import WAIT
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
 SERVERS = ("daphne", "uvicorn")
+APP = "tests.conformance.asgi:application"
 START_TIMEOUT = 20.0
 
 
@@ -58,24 +58,6 @@ class Server:
         return Path(self.log.name).stat().st_size
 
 
-def _command(kind: str, port: int) -> list[str]:
-    app = "tests.conformance.asgi:application"
-    if kind == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--lifespan",
-        "off",
-        app,
-    ]
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/engine.io/?EIO=4&transport=polling", timeout=2) as r:
@@ -85,30 +67,27 @@ def _answers(url: str) -> bool:
 
 
 def _start(kind: str) -> Server:
-    """Start `kind` on a free port and wait until it answers; fail with its log if it won't."""
+    """Start `kind` on a socket of its own and wait until it answers; fail with its log."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.conformance.settings",
         "PYTHONUNBUFFERED": "1",
     }
-    for attempt in range(3):  # the free port may be taken before the server binds it
-        port = free_port()
-        log = tempfile.NamedTemporaryFile(prefix=f"e2e-{kind}-", suffix=".log")  # noqa: SIM115
-        process = subprocess.Popen(
-            _command(kind, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        srv = Server(kind, f"http://127.0.0.1:{port}", process, log)
-        deadline = time.monotonic() + START_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
-            if _answers(srv.url):
-                return srv
-            time.sleep(0.1)
-        terminate(process)
-        text = srv.log_text()
-        log.close()
-        if attempt == 2 or "address already in use" not in text.lower():
-            pytest.fail(f"{kind} did not start on port {port}:\n{text}", pytrace=False)
-    raise AssertionError("unreachable")
+    log = tempfile.NamedTemporaryFile(prefix=f"e2e-{kind}-", suffix=".log")  # noqa: SIM115
+    options = ("--lifespan", "off") if kind == "uvicorn" else ()
+    process, port = start_server(
+        kind, APP, *options, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    srv = Server(kind, f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while process.poll() is None and time.monotonic() < deadline:
+        if _answers(srv.url):
+            return srv
+        time.sleep(0.1)
+    terminate(process)
+    text = srv.log_text()
+    log.close()
+    pytest.fail(f"{kind} did not start on port {port}:\n{text}", pytrace=False)
 
 
 @pytest.fixture(scope="session", params=SERVERS)

