@@ -200,7 +200,9 @@ class Engine:
     def lookup(self, sid: str | None, transport: str) -> Connection:
         """The session a request names, or the error the client should get."""
         conn = self.connections.get(sid) if sid else None
-        if conn is None:
+        if conn is not None:
+            self._catch_up(conn)
+        if conn is None or conn.session.state is State.CLOSED:
             raise EngineIOError(ErrorCode.UNKNOWN_SID)
         if transport == WEBSOCKET:
             # Only a polling session can be upgraded, by one websocket at a time.
@@ -379,6 +381,18 @@ class Engine:
         if due is not None:
             loop = asyncio.get_running_loop()
             conn.timer = loop.call_at(due, self._on_timer, conn)
+
+    def _catch_up(self, conn: Connection) -> None:
+        """Fire a timer that is already due before judging a request against the session.
+
+        On a busy event loop a timer runs late; a request that arrives after the ping
+        timeout must still find the session closed, as it would on an idle server.
+        """
+        due = conn.session.next_timer()
+        if due is not None and due <= self.now():
+            if conn.timer is not None:
+                conn.timer.cancel()
+            self._on_timer(conn)
 
     def _on_timer(self, conn: Connection) -> None:
         conn.timer = None

@@ -232,6 +232,18 @@ async def test_no_pong_closes_with_ping_timeout(servers):
     assert sid not in server.engine.connections
 
 
+async def test_a_request_after_the_ping_timeout_finds_the_session_closed(servers):
+    """Even when the loop was too busy to run the timer on time (as on a loaded machine)."""
+    server = servers(PING_INTERVAL=0.05, PING_TIMEOUT=0.1)
+    sid = await handshake(server)
+    assert (await poll(server, sid))["body"] == b"2"
+    time.sleep(0.15)  # block the loop past the pong deadline: the timeout timer cannot run
+    response = await poll(server, sid)
+    assert (response["status"], response["body"]) == (400, error(1, "Session ID unknown"))
+    await asyncio.sleep(0)
+    assert server.echo.disconnected == [(sid, "ping timeout")]
+
+
 # -- limits and bad payloads --------------------------------------------------------------
 
 
