@@ -20,7 +20,6 @@ import asyncio
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,9 +29,9 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.processes import free_port, terminate
+from tests.processes import start_server, terminate
 
-from .conftest import ROOT, Server, _answers
+from .conftest import APP, ROOT, Server, _answers
 
 WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_close=5)
 FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "10"))
@@ -230,27 +229,19 @@ def fuzz_server() -> Iterator[Server]:
         "DJANGO_SETTINGS_MODULE": "tests.e2e.fuzz_settings",
         "PYTHONUNBUFFERED": "1",
     }
-    for _attempt in range(3):
-        port = free_port()
-        log = tempfile.NamedTemporaryFile(prefix="fuzz-daphne-", suffix=".log")  # noqa: SIM115
-        app = "tests.conformance.asgi:application"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        srv = Server("daphne", f"http://127.0.0.1:{port}", process, log)
-        deadline = time.monotonic() + 20
-        while process.poll() is None and time.monotonic() < deadline and not _answers(srv.url):
-            time.sleep(0.1)
-        if process.poll() is None and _answers(srv.url):
-            break
+    log = tempfile.NamedTemporaryFile(prefix="fuzz-daphne-", suffix=".log")  # noqa: SIM115
+    process, port = start_server(
+        "daphne", APP, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    srv = Server("daphne", f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 20
+    while process.poll() is None and time.monotonic() < deadline and not _answers(srv.url):
+        time.sleep(0.1)
+    if process.poll() is not None or not _answers(srv.url):
         terminate(process)
+        text = srv.log_text()
         log.close()
-    else:
-        pytest.fail("daphne did not start for the fuzz test")
+        pytest.fail(f"daphne did not start for the fuzz test:\n{text}", pytrace=False)
     try:
         yield srv
     finally:
