@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS
+from .engineio.session import BACKLOG_POLICIES
 from .socketio.limits import POLICIES
 
 DAPHNE_MAX_MESSAGE = 1024 * 1024
@@ -220,6 +221,15 @@ HEADER = Rule(
 ADMIN_UI = Rule(_admin_ui, ID + "E040", hint="See 'The Admin UI' in the README.")
 PARSER = Rule(_parser, ID + "E012", hint="See 'The MessagePack parser' in the README.")
 
+
+def _backlog_policy(value: Any) -> str | None:
+    if value in BACKLOG_POLICIES:
+        return None
+    return f"must be one of {', '.join(map(repr, BACKLOG_POLICIES))}, not {value!r}"
+
+
+BACKLOG_POLICY = Rule(_backlog_policy, ID + "E020")
+
 #: One line per SOCKETIO key: the rule its value must pass.
 RULES: dict[str, Rule] = {
     "PING_INTERVAL": SECONDS,
@@ -250,6 +260,10 @@ RULES: dict[str, Rule] = {
     "REQUEST_TIMEOUT": SECONDS,
     "NODE_CHANNEL_CAPACITY": POSITIVE_INT,
     "ADMIN_UI": ADMIN_UI,
+    "MAX_BACKLOG_BYTES": POSITIVE_INT,
+    "MAX_BACKLOG_PACKETS": POSITIVE_INT,
+    "BACKLOG_POLICY": BACKLOG_POLICY,
+    "MAX_PAYLOAD_PACKETS": POSITIVE_INT,
 }
 
 
@@ -312,6 +326,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 hint="Start daphne with --websocket-max-message-size and "
                 "--websocket-max-frame-size.",
                 id=ID + "W001",
+            )
+        )
+    backlog = merged["MAX_BACKLOG_BYTES"]
+    if ok("MAX_PAYLOAD", "MAX_BACKLOG_BYTES") and backlog < 2 * payload:
+        messages.append(
+            Warning(
+                f"SOCKETIO['MAX_BACKLOG_BYTES'] ({backlog}) is less than twice "
+                f"SOCKETIO['MAX_PAYLOAD'] ({payload}).",
+                hint="A client sent two large messages before it could confirm reading the "
+                "first would count as a slow consumer; keep MAX_BACKLOG_BYTES well above the "
+                "largest message you emit.",
+                id=ID + "W020",
             )
         )
     if ok("CHANNEL_LAYER"):

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "CORS_ALLOWED_ORIGINS": (),  # extra origins ("https://app.example.com") or "*"
     "CORS_CREDENTIALS": True,  # Access-Control-Allow-Credentials for allowed origins
     "COOKIE": None,  # None, a cookie name, or a dict: name, path, httponly, samesite, secure
+    "MAX_BACKLOG_BYTES": 8 * 1024 * 1024,  # sent to a client and not yet read by it
+    "MAX_BACKLOG_PACKETS": 10_000,  # the same, in packets
+    "BACKLOG_POLICY": "disconnect",  # past a backlog limit: "disconnect" or "drop"
+    "MAX_PAYLOAD_PACKETS": 1_000,  # packets per polling POST
     # Socket.IO
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
     "MAX_ATTACHMENTS": 10,  # binary attachments per packet
@@ -139,6 +143,10 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             transports=tuple(raw["TRANSPORTS"]),
             connections_per_minute=_optional(int, raw["CONNECTIONS_PER_MINUTE"]),
             client_address_header=_optional(str, raw["CLIENT_ADDRESS_HEADER"]),
+            max_backlog_bytes=int(raw["MAX_BACKLOG_BYTES"]),
+            max_backlog_packets=int(raw["MAX_BACKLOG_PACKETS"]),
+            backlog_policy=str(raw["BACKLOG_POLICY"]),
+            max_payload_packets=int(raw["MAX_PAYLOAD_PACKETS"]),
         ),
         path=str(raw["PATH"]).strip("/"),
         cors_allowed_origins=tuple(o.rstrip("/") for o in origins),

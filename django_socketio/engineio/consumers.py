@@ -14,6 +14,7 @@ packets, which a handler running inside ``http.request`` dispatch cannot.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +26,10 @@ from ..origins import cors_headers, origin_allowed
 from ..stats import STATS, text_size
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
-from .packets import Packet, decode, decode_payload, encode, encode_payload
+from .packets import Packet, decode, decode_payload, encode_payload
 from .session import POLLING, WEBSOCKET, Reason
+
+logger = logging.getLogger("django_socketio.engineio")
 
 Send = Callable[[dict[str, Any]], Any]
 Receive = Callable[[], Any]
@@ -118,6 +121,20 @@ class PollingConsumer(EngineIOConsumer):
     async def _post(
         self, scope, conn: Connection, engine: Engine, receive, send, settings, cors
     ) -> None:
+        if conn.posting:
+            # One data request at a time, as Node: the overlap is an error of the client.
+            logger.info("closing session %s: a second POST while one is in flight", conn.sid)
+            await engine.fail(conn, Reason.TRANSPORT_ERROR)
+            raise EngineIOError(ErrorCode.BAD_REQUEST)
+        conn.posting = True
+        try:
+            await self._post_body(scope, conn, engine, receive, send, settings, cors)
+        finally:
+            conn.posting = False
+
+    async def _post_body(
+        self, scope, conn: Connection, engine: Engine, receive, send, settings, cors
+    ) -> None:
         body = await _read_body(receive, scope, settings.engine.max_payload)
         if body is None:
             await engine.fail(conn, Reason.TRANSPORT_ERROR)
@@ -126,7 +143,7 @@ class PollingConsumer(EngineIOConsumer):
             )
             return
         try:
-            packets = decode_payload(body.decode("utf-8"))
+            packets = decode_payload(body.decode("utf-8"), settings.engine.max_payload_packets)
         except (PacketError, UnicodeDecodeError):
             await engine.fail(conn, Reason.PARSE_ERROR)
             raise EngineIOError(ErrorCode.BAD_REQUEST) from None
@@ -214,11 +231,13 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes, he
 class _WebsocketWriter:
     """How the engine writes to one websocket."""
 
-    __slots__ = ("_send", "closed")
+    __slots__ = ("_send", "_task", "aborted", "closed")
 
     def __init__(self, send: Send) -> None:
         self._send = send
+        self._task = asyncio.current_task()  # the consumer's, to end it if the peer is stuck
         self.closed = False
+        self.aborted = False
 
     async def send_frame(self, frame: str | bytes) -> None:
         """One encoded Engine.IO packet as one websocket message."""
@@ -236,9 +255,11 @@ class _WebsocketWriter:
             # empty binary message to every Engine.IO client.
             await self._send({"type": "websocket.send", "text": "b"})
 
-    async def send_packets(self, packets: list[Packet]) -> None:
-        for packet in packets:
-            await self.send_frame(encode(packet))
+    def abort(self) -> None:
+        """End the consumer: the peer does not even read a close (uvicorn waits for it)."""
+        if not self.aborted and self._task is not None and not self._task.done():
+            self.aborted = True
+            self._task.cancel()
 
     async def close(self, code: int = 1000) -> None:
         if not self.closed:
@@ -286,11 +307,20 @@ class WebsocketConsumer(EngineIOConsumer):
             return
         await send({"type": "websocket.accept"})
         writer = _WebsocketWriter(send)
-        if conn is None:
-            conn = await engine.open(WEBSOCKET, scope, ws=writer)
-        else:
-            conn.probe = writer
-        await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
+        try:
+            if conn is None:
+                conn = await engine.open(WEBSOCKET, scope, ws=writer)
+            else:
+                conn.probe = writer
+            await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
+        except asyncio.CancelledError:
+            if not writer.aborted:
+                raise
+            # The engine gave up on a peer that reads nothing: end quietly, and the
+            # ASGI server drops the connection.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
 
     async def _receive_loop(self, conn, engine: Engine, writer, receive, limit: int) -> None:
         receive_packets = engine.receive

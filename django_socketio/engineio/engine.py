@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..stats import STATS
 from .limits import Throttle, WindowCounter, client_address
-from .packets import CLOSE, Packet, PacketType
-from .session import POLLING, WEBSOCKET, EngineConfig, Reason, Session, State
+from .packets import CLOSE, Packet, PacketType, encode
+from .session import DISCONNECT, POLLING, WEBSOCKET, EngineConfig, Reason, Session, State, Verdict
 
 logger = logging.getLogger("django_socketio.engineio")
 
@@ -53,14 +54,57 @@ class EngineHandler(Protocol):
 
 class WebsocketWriter(Protocol):
     async def send_frame(self, frame: str | bytes) -> None: ...
-    async def send_packets(self, packets: list[Packet]) -> None: ...
     async def close(self, code: int = 1000) -> None: ...
+    def abort(self) -> None: ...
+
+
+YIELD_EVERY = 64  # packets of one payload handled between two yields to the loop
+CLOSE_TIMEOUT = 5.0  # seconds a websocket close may wait for a peer that does not read
+
+
+class _Resume:
+    """Await the rest of a coroutine that was stepped once by hand and suspended.
+
+    `Connection.push` starts an ASGI ``send`` in the emitter's own stack: under
+    daphne, and under uvicorn while the peer reads, it completes without
+    suspending, at no cost. When it does suspend (uvicorn: the peer stopped
+    reading), the writer task takes it over through this, yielding what the
+    coroutine yields, so the emitter never waits for a peer.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Any:
+        coro, yielded = self.coro, self.first
+        while True:
+            try:
+                sent = yield yielded
+            except BaseException as exc:  # cancellation goes into the coroutine
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration:
+                    return
 
 
 class Connection:
-    """The asyncio side of one session: its pending poll, its websocket, its timer."""
+    """The asyncio side of one session: its pending poll, its websocket, its timer.
 
-    __slots__ = ("_flushing", "poll", "probe", "scope", "session", "timer", "ws")
+    Writing to a websocket never waits for the peer: `push` writes at once when
+    nothing is ahead and the ASGI server takes the frame without waiting;
+    otherwise the frames wait in `out` for this connection's writer task. How
+    much may wait is bounded by the session's backlog limits.
+    """
+
+    __slots__ = ("out", "poll", "posting", "probe", "scope", "session", "timer", "writer", "ws")
 
     def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
@@ -69,7 +113,9 @@ class Connection:
         self.ws: WebsocketWriter | None = None
         self.probe: WebsocketWriter | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self._flushing = False
+        self.out: deque[str | bytes] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.posting = False  # a POST is being handled (one at a time)
 
     @property
     def sid(self) -> str:
@@ -78,47 +124,73 @@ class Connection:
     def wake(self) -> None:
         """Something was queued or the state changed: let the writer look (sync)."""
         if self.ws is not None:
-            if not self._flushing and self.session.queue:
-                spawn(self.flush())
+            if self.session.queue:
+                self.push([encode(p) for p in self.session.take()])
         elif self.poll is not None and not self.poll.done():
             self.poll.set_result(None)
 
-    def idle_ws(self) -> WebsocketWriter | None:
-        """The websocket, if a frame written now would overtake nothing (the hot path)."""
+    def push(self, frames: Iterable[str | bytes]) -> None:
+        """Write encoded frames to the websocket after what waits already; never awaits."""
         ws = self.ws
-        if ws is None or self._flushing or self.session.queue or self.session.closed:
-            return None
-        return ws
-
-    async def write_through(self, ws: WebsocketWriter, frames: Iterable[str | bytes]) -> None:
-        """Write encoded frames with nothing queued ahead; what others queue meanwhile follows."""
-        self._flushing = True
-        try:
-            for frame in frames:
-                await ws.send_frame(frame)
-        except Exception:
-            logger.debug("websocket write failed for %s", self.sid, exc_info=True)
-        finally:
-            self._flushing = False
-        if self.session.queue:
-            await self.flush()
-
-    async def flush(self) -> None:
-        """Write the queue to the websocket, in order, however many callers race here."""
-        ws = self.ws
-        if ws is None or self._flushing:
-            if ws is None:
-                self.wake()
+        if ws is None:
             return
-        self._flushing = True
+        if self.writer is not None:
+            self.out.extend(frames)
+            return
+        it = iter(frames)
+        for frame in it:
+            coro = ws.send_frame(frame)
+            try:
+                waiting = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception:
+                logger.debug("websocket write failed for %s", self.sid, exc_info=True)
+                return  # the transport is gone; its consumer reports the loss
+            # The server makes us wait (the peer is not reading): a task finishes this
+            # frame and writes the rest, and later frames queue behind it.
+            self.out.extend(it)
+            self.writer = asyncio.get_running_loop().create_task(
+                self._drain(ws, _Resume(coro, waiting))
+            )
+            return
+
+    async def _drain(self, ws: WebsocketWriter, current: _Resume) -> None:
         try:
-            queue = self.session.queue
-            while queue and self.ws is ws:
-                await ws.send_packets(self.session.take())
+            await current
+            out = self.out
+            while out:
+                await ws.send_frame(out.popleft())
         except Exception:
             logger.debug("websocket write failed for %s", self.sid, exc_info=True)
         finally:
-            self._flushing = False
+            self.writer = None
+
+    @property
+    def idle(self) -> bool:
+        """Could a message go out now without waiting behind others (what volatile asks)?"""
+        if self.ws is not None:
+            return self.writer is None
+        return self.poll is not None and not self.poll.done()
+
+
+async def _close_websocket(
+    sid: str, ws: WebsocketWriter, writer: asyncio.Task[None] | None
+) -> None:
+    """Close `ws` after its writer is done, within CLOSE_TIMEOUT; else abort its consumer."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            if writer is not None:
+                await asyncio.wait((writer,))
+            await ws.close(1000)
+        return
+    except TimeoutError:
+        logger.info("websocket of %s did not take its close within %s s", sid, CLOSE_TIMEOUT)
+    except Exception:
+        logger.debug("closing websocket of %s failed", sid, exc_info=True)
+    if writer is not None:
+        writer.cancel()
+    ws.abort()
 
 
 def generate_sid() -> str:
@@ -192,8 +264,7 @@ class Engine:
         STATS.connects += 1
         self._schedule(conn)
         session.send(session.open_packet())
-        if ws is not None:
-            await conn.flush()
+        conn.wake()
         await self._call(self.handler.on_connect, session.sid, scope)
         return conn
 
@@ -214,73 +285,110 @@ class Engine:
 
     # -- the application's API ----------------------------------------------------
 
-    async def send(self, sid: str, data: str | bytes) -> bool:
-        """Send one MESSAGE; False if the session is gone."""
+    async def send(self, sid: str, data: str | bytes, volatile: bool = False) -> bool:
+        """Send one MESSAGE without waiting for the client.
+
+        False if it was not sent: the session is gone, a volatile message found the
+        client behind, or the client's backlog is full (see `_refuse`).
+        """
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        ws = conn.idle_ws()
-        if ws is not None:  # nothing waits ahead of this message: straight out
-            await conn.write_through(ws, ("4" + data,) if type(data) is str else (data,))
-            return True
-        if not conn.session.send(Packet(PacketType.MESSAGE, data)):
-            return False
-        if conn.ws is not None:
-            await conn.flush()
-        else:
-            conn.wake()
-        return True
+        frame = "4" + data if type(data) is str else data
+        return self._write(conn, (frame,), len(frame), 1, volatile, (data,))
 
     async def send_many(
-        self, sid: str, messages: list[str | bytes], cache: dict[Any, Any] | None = None
+        self,
+        sid: str,
+        messages: list[str | bytes],
+        cache: dict[Any, Any] | None = None,
+        volatile: bool = False,
     ) -> bool:
-        """Send several MESSAGEs.
+        """Send several MESSAGEs, all or none.
 
         A broadcast passes the same `cache` for every recipient: the messages are
-        encoded as websocket frames once (per Engine.IO protocol), not per session.
+        encoded as websocket frames, and measured, once (per Engine.IO protocol),
+        not per session.
         """
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        ws = conn.idle_ws()
-        if ws is not None:
-            frames = cache.get(4) if cache is not None else None
-            if frames is None:
-                frames = message_frames(messages)
-                if cache is not None:
-                    cache[4] = frames
-            await conn.write_through(ws, frames)
-            return True
-        for message in messages:
-            if not await self.send(sid, message):
-                return False
+        entry = cache.get(4) if cache is not None else None
+        if entry is None:
+            frames = message_frames(messages)
+            entry = (frames, sum(map(len, frames)))
+            if cache is not None:
+                cache[4] = entry
+        frames, size = entry
+        return self._write(conn, frames, size, len(frames), volatile, messages)
+
+    def _write(
+        self,
+        conn: Connection,
+        frames: Iterable[str | bytes],
+        size: int,
+        count: int,
+        volatile: bool,
+        messages: Iterable[str | bytes],
+    ) -> bool:
+        session = conn.session
+        if session.closed or (volatile and not conn.idle):
+            return False
+        verdict = session.admit(size, count, volatile)
+        if verdict >= Verdict.DROPPED:
+            return self._refuse(conn, verdict)
+        if conn.ws is not None:
+            conn.push(frames)
+        else:
+            queue = session.queue
+            for message in messages:
+                queue.append(Packet(PacketType.MESSAGE, message))
+        if verdict is Verdict.PROBE:
+            session.probe()
+        conn.wake()
         return True
 
-    def writable(self, sid: str) -> bool:
-        """Could a packet go out right now, without waiting in the queue?
+    def _refuse(self, conn: Connection, verdict: Verdict) -> bool:
+        """Apply the backlog policy to a message the session did not take; always False."""
+        if verdict is Verdict.FULL and self.config.backlog_policy == DISCONNECT:
+            nbytes, npackets = conn.session.backlog()
+            logger.info(
+                "closing session %s: slow consumer (%d bytes, %d packets unread; "
+                "MAX_BACKLOG_BYTES %d, MAX_BACKLOG_PACKETS %d)",
+                conn.sid,
+                nbytes,
+                npackets,
+                self.config.max_backlog_bytes,
+                self.config.max_backlog_packets,
+            )
+            conn.session.fail(Reason.SLOW_CONSUMER)
+            spawn(self._finalize(conn))
+        return False
 
-        What ``volatile`` broadcasts ask: they skip sessions that are not.
-        """
+    def writable(self, sid: str) -> bool:
+        """Could a packet go out right now, without waiting behind others?"""
         conn = self.connections.get(sid)
-        if conn is None or conn.session.closed:
+        if conn is None or conn.session.closed or not conn.idle:
             return False
-        if conn.ws is not None:
-            return not conn._flushing
-        return conn.poll is not None and not conn.poll.done()
+        return conn.session.admit(0, 0, volatile=True) is not Verdict.DROPPED
+
+    def backlog(self, sid: str) -> tuple[int, int] | None:
+        """Bytes and packets sent to `sid` that it has not confirmed reading (None: gone)."""
+        conn = self.connections.get(sid)
+        return None if conn is None else conn.session.backlog()
 
     async def close(self, sid: str, reason: str = Reason.FORCED_CLOSE) -> None:
         """Close a session from the server side, after delivering what is queued."""
         conn = self.connections.get(sid)
         if conn is None:
             return
+        conn.wake()
         conn.session.close(reason, self.now(), flush=True)
-        if conn.ws is not None:
-            await conn.flush()
         if conn.session.state is State.CLOSING:
             conn.wake()
             self._schedule(conn)
         else:
-            await self._finalize(conn)
+            await self._finalize(conn, drain=True)
 
     async def shutdown(self) -> None:
         for conn in list(self.connections.values()):
@@ -293,7 +401,11 @@ class Engine:
         """Feed packets that arrived on transport `via`."""
         session = conn.session
         ponged = False
-        for packet in packets:
+        for n, packet in enumerate(packets, 1):
+            if not n % YIELD_EVERY:
+                await asyncio.sleep(0)  # a big payload must not hold up everyone else
+                if session.state is State.CLOSED:
+                    break
             try:
                 out = session.receive(packet, self.now(), via)
             except PacketError as exc:
@@ -316,17 +428,17 @@ class Engine:
             elif conn.probe is not None:  # PONG probe: answer on the probing websocket
                 probe = conn.probe
                 try:
-                    await probe.send_packets([out])
+                    await probe.send_frame(encode(out))
                 except Exception:  # the probe went away already: stay on polling
                     self.probe_closed(conn, probe)
                 conn.wake()  # a pending poll now gets NOOP (or, after a failed probe, data)
         if via == WEBSOCKET and conn.probe is not None and session.transport == WEBSOCKET:
+            conn.wake()  # the pending poll, if any, ends before the writer switches
             conn.ws, conn.probe = conn.probe, None
             STATS.upgrades += 1
             if self._on_upgrade is not None:
                 await self._call(self._on_upgrade, conn.sid)
-            conn.wake()  # the pending poll, if any, ends before the writer switches
-            await conn.flush()
+            conn.wake()
         elif session.queue:
             conn.wake()
         if session.state is State.CLOSED:
@@ -414,21 +526,28 @@ class Engine:
             conn.timer = None
         return True
 
-    async def _finalize(self, conn: Connection) -> None:
-        """Tell everyone a session is closed: its writers, then the application."""
+    async def _finalize(self, conn: Connection, drain: bool = False) -> None:
+        """Tell everyone a session is closed: the application first, then its transports.
+
+        Closing a websocket is not awaited here: a peer that does not read could make
+        it wait. With `drain` (a server-side close), what is queued goes out first.
+        """
         first = self._forget(conn)
         if conn.poll is not None and not conn.poll.done():
             conn.poll.set_result(None)  # the pending GET answers and the session is gone
-        for ws in (conn.ws, conn.probe):
-            if ws is not None:
-                try:
-                    await ws.close(1000)
-                except Exception:
-                    logger.debug("closing websocket of %s failed", conn.sid, exc_info=True)
+        ws, probe, writer = conn.ws, conn.probe, conn.writer
         conn.ws = conn.probe = None
+        if not drain:
+            conn.out.clear()
+            if writer is not None:
+                writer.cancel()
+            writer = None
         if first:
             STATS.disconnected(conn.session.reason or "")
             await self._call(self.handler.on_disconnect, conn.sid, conn.session.reason or "")
+        for transport in (ws, probe):
+            if transport is not None:
+                spawn(_close_websocket(conn.sid, transport, writer if transport is ws else None))
 
     async def _call(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         try:

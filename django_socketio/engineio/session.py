@@ -8,6 +8,16 @@ heartbeat and the polling -> websocket upgrade be tested without sleeping.
 Heartbeat (v4, server-initiated): a PING is queued every `ping_interval`; if no
 PONG arrives within `ping_timeout` after it, the session closes with
 ``ping timeout``.
+
+Backlog: the session counts the bytes and packets handed to its transport and
+remembers that count whenever it sends a PING. PINGs travel behind the data,
+and a client answers them in order, so a PONG proves the client has read
+everything written before its PING. What was written since the last answered
+PING bounds what the client has not read yet, wherever it waits (our queue,
+the ASGI server's buffer, the kernel). Daphne's `send` never waits, so this is
+the only sound view of a slow reader there. When the unanswered part grows, an
+extra PING (a probe) goes out, so a healthy client's answer keeps the count
+small; past the limits, the shell applies the configured policy.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 
 from ..exceptions import PacketError
 from .packets import NOOP, PING, PONG_PROBE, Packet, PacketType
@@ -43,6 +53,22 @@ class Reason:
     PARSE_ERROR = "parse error"
     FORCED_CLOSE = "forced close"
     SERVER_SHUTDOWN = "forced server close"
+    SLOW_CONSUMER = "slow consumer"  # the client did not read what was sent (our own name)
+
+
+class Verdict(IntEnum):
+    """What `Session.admit` says about an outgoing message."""
+
+    OK = 0
+    PROBE = 1  # taken; call `probe()` once it is queued (the backlog is growing)
+    DROPPED = 2  # a volatile message the client cannot take now: not sent
+    FULL = 3  # over the backlog limits: not sent; the shell applies the policy
+
+
+DISCONNECT = "disconnect"
+DROP = "drop"
+BACKLOG_POLICIES = (DISCONNECT, DROP)
+MAX_PROBES = 4  # unanswered PINGs (heartbeat and probes) that carry a backlog mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +81,21 @@ class EngineConfig:
     transports: tuple[str, ...] = (POLLING, WEBSOCKET)
     connections_per_minute: int | None = None  # new sessions per client address; None: off
     client_address_header: str | None = None  # the proxy header naming the client address
+    max_backlog_bytes: int = 8 * 1024 * 1024  # sent and not yet read (text: characters)
+    max_backlog_packets: int = 10_000
+    backlog_policy: str = DISCONNECT  # or DROP: refuse the message, keep the session
+    max_payload_packets: int = 1_000  # packets per polling POST; 0: no limit
 
 
 class Session:
     """The state of one Engine.IO session, whatever carries its bytes."""
 
     __slots__ = (
+        "_acked",
+        "_marks",
         "_ping_due",
         "_pong_due",
+        "_sent",
         "config",
         "queue",
         "reason",
@@ -80,6 +113,9 @@ class Session:
         self.reason: str | None = None
         self._ping_due: float | None = now + config.ping_interval
         self._pong_due: float | None = None
+        self._sent = [0, 0]  # bytes, packets handed to the transport, ever
+        self._acked = (0, 0)  # the part of `_sent` the client has surely read
+        self._marks: deque[tuple[int, int]] = deque()  # `_sent` at each unanswered PING
 
     # -- opening -------------------------------------------------------------
 
@@ -107,6 +143,46 @@ class Session:
             return False
         self.queue.append(packet)
         return True
+
+    # -- the backlog -----------------------------------------------------------
+
+    def backlog(self) -> tuple[int, int]:
+        """Bytes and packets sent that the client has not confirmed reading."""
+        sent, acked = self._sent, self._acked
+        return sent[0] - acked[0], sent[1] - acked[1]
+
+    def admit(self, nbytes: int, npackets: int = 1, volatile: bool = False) -> Verdict:
+        """Count a message about to be written; refuse it past the limits.
+
+        A volatile message is refused already at half the limits, so that it goes
+        first when a client falls behind and never fills its backlog.
+        """
+        c = self.config
+        sent, acked = self._sent, self._acked
+        nb = sent[0] - acked[0] + nbytes
+        np = sent[1] - acked[1] + npackets
+        if volatile and (nb * 2 > c.max_backlog_bytes or np * 2 > c.max_backlog_packets):
+            return Verdict.DROPPED
+        if nb > c.max_backlog_bytes or np > c.max_backlog_packets:
+            return Verdict.FULL
+        sent[0] += nbytes
+        sent[1] += npackets
+        if len(self._marks) < MAX_PROBES:
+            base = self._marks[-1] if self._marks else acked
+            if (sent[0] - base[0]) * 4 > c.max_backlog_bytes or (
+                sent[1] - base[1]
+            ) * 4 > c.max_backlog_packets:
+                return Verdict.PROBE
+        return Verdict.OK
+
+    def probe(self) -> None:
+        """Queue a PING after what was admitted: its PONG confirms the backlog read."""
+        if not self.closed and len(self._marks) < MAX_PROBES:
+            self._mark()
+            self.queue.append(PING)
+
+    def _mark(self) -> None:
+        self._marks.append((self._sent[0], self._sent[1]))
 
     def take(self) -> list[Packet]:
         """Everything queued, in order, for the transport that is writable now."""
@@ -150,6 +226,8 @@ class Session:
                 return None  # _pong_due is now the deadline for the last poll
             self._pong_due = None
             self._ping_due = now + self.config.ping_interval
+            if self._marks:  # answers come in order: the oldest PING is answered
+                self._acked = self._marks.popleft()
             return None
         if ptype is PacketType.CLOSE:
             self._finish(Reason.TRANSPORT_CLOSE)
@@ -203,6 +281,7 @@ class Session:
         if self._ping_due is not None and now >= self._ping_due and not self.closed:
             self._ping_due = None
             self._pong_due = now + self.config.ping_timeout
+            self._mark()  # every PING carries a mark: PONGs pop them in order
             self.queue.append(PING)
             return True
         return False
@@ -226,8 +305,12 @@ class Session:
         self._finish(reason)
 
     def fail(self, reason: str) -> None:
-        """Close at once, without a farewell packet (errors, timeouts, lost transports)."""
+        """Close at once, without a farewell packet (errors, timeouts, lost transports).
+
+        What is still queued will never be sent: it is dropped now.
+        """
         self._finish(reason)
+        self.queue.clear()
 
     def _finish(self, reason: str | None) -> None:
         if self.state is State.CLOSED:

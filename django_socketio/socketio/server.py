@@ -335,18 +335,18 @@ class ServerNamespace:
         """
         if not isinstance(outgoing, Outgoing):
             outgoing = Outgoing(None, outgoing)
-        sockets = self.select(opts)
-        if opts.volatile:
-            writable = self.server.engine.writable
-            sockets = [s for s in sockets if writable(s.client.eio_sid)]
         default = self.server.parser
-        for socket in sockets:
+        volatile = opts.volatile
+        for socket in self.select(opts):
             try:
                 frames, cache = outgoing.frames(socket.client.parser or default)
             except LookupError:
                 logger.warning("broadcast to %r skipped: %s", socket, "no encoding for its parser")
                 continue
-            await socket._send_frames(frames, cache)
+            # Never waits for a client: a slow one is refused (and, by default,
+            # disconnected) by the engine, the others are written to at once.
+            if not await socket._send_frames(frames, cache, volatile):
+                continue
             if event is not None:
                 for listener in socket._any_outgoing:
                     await maybe_await(listener(event, *args))

@@ -125,17 +125,26 @@ class Socket:
 
     async def emit(
         self, event: str, *args: Any, callback: Callable[..., Any] | None = None
-    ) -> None:
-        """Send `event` to this client; `callback(*ack_args)` runs when it acknowledges."""
+    ) -> bool:
+        """Send `event` to this client; `callback(*ack_args)` runs when it acknowledges.
+
+        Never waits for the client. Returns False when the packet was not sent: the
+        socket is disconnected, or the client has not read enough of what it was
+        sent (``MAX_BACKLOG_BYTES`` / ``MAX_BACKLOG_PACKETS``; with the default
+        ``BACKLOG_POLICY`` it is then disconnected with reason ``slow consumer``).
+        """
         check_event(event)
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(lambda a: callback(*a))
-        await self._emit(event, args, ack_id)
+        sent = await self._emit(event, args, ack_id)
+        if not sent and ack_id is not None:
+            self._acks.pop(ack_id, None)
+        return sent
 
-    async def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+    async def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Emit the ``message`` event."""
-        await self.emit("message", *args, callback=callback)
+        return await self.emit("message", *args, callback=callback)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and wait for the client's ack; returns its argument (a tuple if several)."""
@@ -149,7 +158,9 @@ class Socket:
         check_event(event)
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         ack_id = self._register_ack(future)
-        await self._emit(event, args, ack_id)
+        if not await self._emit(event, args, ack_id):
+            self._acks.pop(ack_id, None)
+            future.set_exception(ConnectionError(f"{event!r} was not sent to {self!r}"))
         return ack_id, future
 
     async def _wait_ack(
@@ -166,13 +177,15 @@ class Socket:
         """``await socket.timeout(5).emit_with_ack(...)`` raises AckTimeoutError after 5 s."""
         return TimedSocket(self, seconds)
 
-    async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> None:
+    async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> bool:
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        await self._send_frames(self.client.encode(packet))
+        if not await self._send_frames(self.client.encode(packet)):
+            return False
         for observer in self.nsp.server.observers:
             observer.event_sent(self, event, args)
         for listener in self._any_outgoing:
             await maybe_await(listener(event, *args))
+        return True
 
     def _register_ack(
         self, callback: Callable[[list[Any]], Any] | asyncio.Future[list[Any]]
@@ -203,22 +216,23 @@ class Socket:
         self._acks.clear()
 
     async def _send_frames(
-        self, frames: list[str | bytes], encoded: dict[Any, Any] | None = None
-    ) -> None:
-        """Send Socket.IO frames; `encoded` caches them as transport frames, for a broadcast."""
+        self,
+        frames: list[str | bytes],
+        encoded: dict[Any, Any] | None = None,
+        volatile: bool = False,
+    ) -> bool:
+        """Send Socket.IO frames, all or none; False if they were not sent.
+
+        `encoded` caches them as transport frames, shared by a broadcast's recipients.
+        """
         if self._pending is not None:
             self._pending.extend(frames)
-            return
+            return True
         if not self.connected:
-            return
-        engine = self.nsp.server.engine
-        if encoded is not None:
-            await engine.send_many(self.client.eio_sid, frames, encoded)
-            return
-        send = engine.send
-        sid = self.client.eio_sid
-        for frame in frames:
-            await send(sid, frame)
+            return False
+        return await self.nsp.server.engine.send_many(
+            self.client.eio_sid, frames, encoded, volatile
+        )
 
     # -- rooms -------------------------------------------------------------------
 

@@ -66,11 +66,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _start(kind: str) -> Server:
+def launch(kind: str, settings: str = "tests.conformance.settings") -> Server:
     """Start `kind` on a socket of its own and wait until it answers; fail with its log."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.conformance.settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "PYTHONUNBUFFERED": "1",
     }
     log = tempfile.NamedTemporaryFile(prefix=f"e2e-{kind}-", suffix=".log")  # noqa: SIM115
@@ -98,7 +98,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         __import__(kind)
     except ImportError:
         require_or_skip(f"{kind} is not installed")
-    srv = _start(kind)
+    srv = launch(kind)
     try:
         yield srv
     finally:

@@ -11,12 +11,14 @@ import pytest
 
 from django_socketio.engineio.packets import Packet, PacketType
 from django_socketio.engineio.session import (
+    MAX_PROBES,
     POLLING,
     WEBSOCKET,
     EngineConfig,
     Reason,
     Session,
     State,
+    Verdict,
 )
 from django_socketio.exceptions import PacketError
 
@@ -443,3 +445,88 @@ def test_reasons_are_the_reference_server_strings():
 
 def test_states_repr_as_their_names():
     assert [repr(s) for s in State] == ["OPEN", "UPGRADING", "CLOSING", "CLOSED"]
+
+
+# -- the backlog: what was sent and not yet confirmed read -------------------------------
+
+LIMITED = EngineConfig(max_backlog_bytes=1000, max_backlog_packets=100)
+
+
+def test_admitted_messages_count_until_a_limit_refuses_one():
+    session = websocket(LIMITED)
+    assert session.admit(200) is Verdict.OK
+    assert session.admit(600) is Verdict.PROBE  # over a quarter unconfirmed: time to ask
+    assert session.backlog() == (800, 2)
+    assert session.admit(201) is Verdict.FULL  # would be 1001 bytes
+    assert session.backlog() == (800, 2)  # a refused message is not counted
+    assert session.admit(200) is Verdict.PROBE
+    assert session.admit(1) is Verdict.FULL
+
+
+def test_the_packet_limit_counts_packets_whatever_their_size():
+    session = websocket(LIMITED)
+    for _ in range(100):
+        assert session.admit(1) in (Verdict.OK, Verdict.PROBE)
+    assert session.admit(1) is Verdict.FULL
+    assert session.admit(0, 0) is not Verdict.FULL
+
+
+def test_a_pong_confirms_what_was_sent_before_its_ping_and_nothing_after():
+    session = websocket(LIMITED)
+    session.admit(300)
+    session.handle_timer(START + 25.0)  # the heartbeat PING, behind the 300 bytes
+    session.take()
+    session.admit(500)
+    assert session.backlog() == (800, 2)
+    session.receive(Packet(T.PONG), START + 26.0, WEBSOCKET)
+    assert session.backlog() == (500, 1)  # what went after the PING is still unconfirmed
+
+
+def test_a_probe_ping_goes_behind_the_data_and_its_pong_clears_the_backlog():
+    session = websocket(LIMITED)
+    assert session.admit(300) is Verdict.PROBE  # a quarter of the limit since the last mark
+    session.queue.append(msg("x" * 299))  # the shell queues the message, then probes
+    session.probe()
+    assert session.take() == [msg("x" * 299), Packet(T.PING)]
+    assert session.admit(100) is Verdict.OK  # only 100 since the probe: no second probe
+    session.receive(Packet(T.PONG), START + 1.0, WEBSOCKET)
+    assert session.backlog() == (100, 1)
+
+
+def test_probes_stop_at_max_probes_unanswered():
+    session = websocket(EngineConfig(max_backlog_bytes=10**9, max_backlog_packets=10**9))
+    for _ in range(MAX_PROBES):
+        session.probe()
+    session.probe()
+    assert session.take() == [Packet(T.PING)] * MAX_PROBES
+
+
+def test_pongs_answer_pings_in_order_heartbeat_and_probes_alike():
+    session = websocket(LIMITED)
+    session.admit(300)
+    session.probe()  # mark at 300
+    session.admit(300)
+    session.handle_timer(START + 25.0)  # heartbeat mark at 600
+    session.admit(100)
+    session.receive(Packet(T.PONG), START + 25.1, WEBSOCKET)
+    assert session.backlog() == (400, 2)
+    session.receive(Packet(T.PONG), START + 25.2, WEBSOCKET)
+    assert session.backlog() == (100, 1)
+    session.receive(Packet(T.PONG), START + 25.3, WEBSOCKET)  # unsolicited: changes nothing
+    assert session.backlog() == (100, 1)
+
+
+def test_volatile_messages_are_dropped_from_half_the_limit():
+    session = websocket(LIMITED)
+    assert session.admit(200, volatile=True) is Verdict.OK
+    assert session.admit(301, volatile=True) is Verdict.DROPPED  # would pass 500
+    assert session.admit(301) is Verdict.PROBE  # a regular message still goes
+    assert session.backlog() == (501, 2)
+
+
+def test_fail_drops_what_is_queued():
+    session = polling(LIMITED)
+    session.send(msg("a"))
+    session.fail(Reason.SLOW_CONSUMER)
+    assert list(session.queue) == []
+    assert session.reason == "slow consumer"

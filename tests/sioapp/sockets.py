@@ -8,10 +8,12 @@ server-side disconnects, and records every disconnect reason (`last-reasons` rea
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, on
+from django_socketio.socketio.rooms import BroadcastOptions
 
 #: The latest disconnects of /ops: {"id": socket id, "reason": reason}; newest last.
 REASONS: list[dict[str, str]] = []
@@ -97,3 +99,49 @@ class Ops(Namespace):
     async def on_disconnect(self, socket, reason):
         REASONS.append({"id": socket.id, "reason": reason})
         del REASONS[:-MAX_REASONS]
+
+
+#: Disconnects of /flood: {"id", "reason", "t": the server loop's clock}.
+FLOOD_REASONS: list[dict[str, Any]] = []
+
+
+class Flood(Namespace):
+    """Broadcasts to the room ``feed`` (every socket joins it) for the slow-consumer tests."""
+
+    namespace = "/flood"
+
+    async def on_connect(self, socket, auth):
+        await socket.join("feed")
+
+    async def on_members(self, socket):
+        return len(list(socket.nsp.rooms.recipients(BroadcastOptions(rooms=frozenset({"feed"})))))
+
+    async def on_flood(self, socket, count, size, per_tick, tick, volatile=False):
+        """Emit `count` ``tick`` events of `size` characters to ``feed``, `per_tick` of them
+        every `tick` seconds; acknowledge with the start time and the largest backlog seen."""
+        loop = asyncio.get_running_loop()
+        operator = socket.nsp.to("feed")
+        if volatile:
+            operator = operator.volatile
+        payload = "x" * size
+        engine = socket.nsp.server.engine
+        started = loop.time()
+        largest = 0
+        for i in range(count):
+            await operator.emit("tick", i, payload)
+            if (i + 1) % per_tick == 0:
+                for other in socket.nsp.sockets.values():
+                    backlog = engine.backlog(other.client.eio_sid)
+                    if backlog is not None:
+                        largest = max(largest, backlog[0])
+                await asyncio.sleep(tick)
+        return {"started": started, "seconds": loop.time() - started, "largest": largest}
+
+    async def on_reasons(self, socket):
+        return FLOOD_REASONS
+
+    async def on_disconnect(self, socket, reason):
+        FLOOD_REASONS.append(
+            {"id": socket.id, "reason": reason, "t": asyncio.get_running_loop().time()}
+        )
+        del FLOOD_REASONS[:-MAX_REASONS]
