@@ -44,7 +44,15 @@ from .observer import Observer
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketDecoder, PacketType, Parser
 from .rooms import BroadcastOptions, RoomIndex
-from .socket import Handshake, Socket, ack_value, maybe_await
+from .socket import (
+    Handshake,
+    OutgoingMiddleware,
+    OutgoingPacket,
+    Socket,
+    ack_value,
+    maybe_await,
+    run_outgoing,
+)
 
 logger = logging.getLogger("django_socketio")
 STATUS_MAX_ROOMS = 1000  # rooms per namespace in one status answer
@@ -200,6 +208,8 @@ class ServerNamespace:
         self.sockets: dict[str, Socket] = {}
         self.rooms = RoomIndex()
         self.middlewares: list[Middleware] = []
+        self.outgoing: list[OutgoingMiddleware] = []  # see use_outgoing
+        self.outgoing_sockets = 0  # sockets with their own outgoing middlewares
         self.handler: Namespace | None = None
         self.events: dict[str, Callable[..., Awaitable[Any]]] = {}
         self.handler_methods: dict[str, Callable[..., Any]] = {}
@@ -249,6 +259,13 @@ class ServerNamespace:
     def use(self, middleware: Middleware) -> Middleware:
         """Add a connection middleware: ``mw(socket, auth)``; raise ConnectionRefused to refuse."""
         self.middlewares.append(middleware)
+        return middleware
+
+    def use_outgoing(self, middleware: OutgoingMiddleware) -> OutgoingMiddleware:
+        """Run ``middleware(socket, packet)`` on each event sent to each socket of this
+        namespace, broadcasts included: change ``packet.event`` / ``packet.args`` for that
+        socket, or return False to drop it. Without any, broadcasts are encoded once."""
+        self.outgoing.append(middleware)
         return middleware
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
@@ -335,6 +352,9 @@ class ServerNamespace:
         """
         if not isinstance(outgoing, Outgoing):
             outgoing = Outgoing(None, outgoing)
+        if self.outgoing or self.outgoing_sockets:
+            await self._deliver_through_middlewares(outgoing, opts, event, args)
+            return
         default = self.server.parser
         volatile = opts.volatile
         for socket in self.select(opts):
@@ -350,6 +370,49 @@ class ServerNamespace:
             if event is not None:
                 for listener in socket._any_outgoing:
                     await maybe_await(listener(event, *args))
+
+    async def _deliver_through_middlewares(
+        self,
+        outgoing: Outgoing,
+        opts: BroadcastOptions,
+        event: str | None,
+        args: tuple[Any, ...],
+    ) -> None:
+        """`deliver` when outgoing middlewares exist: each socket's copy may differ."""
+        default = self.server.parser
+        if event is None:  # from another node: decode once to show the middlewares
+            data = outgoing.packet.data if outgoing.packet is not None else None
+            if data is None:
+                for parser in self.server.parsers_in_use():
+                    try:
+                        frames = outgoing.frames(parser)[0]
+                    except LookupError:
+                        continue
+                    decoder = parser.decoder()
+                    for frame in frames:
+                        packet = decoder.feed(frame)
+                    data = packet.data if packet is not None else None
+                    break
+            if not data:
+                return
+            event, *rest = data
+            args = tuple(rest)
+        for socket in self.select(opts):
+            out = OutgoingPacket(event, list(args), opts.volatile, broadcast=True)
+            if not await run_outgoing((*self.outgoing, *socket._outgoing), socket, out):
+                continue
+            if out.event == event and out.args == list(args):
+                try:
+                    frames, cache = outgoing.frames(socket.client.parser or default)
+                except LookupError:
+                    continue
+                sent = await socket._send_frames(frames, cache, opts.volatile)
+            else:
+                own = Packet(PacketType.EVENT, self.name, [out.event, *out.args])
+                sent = await socket._send_frames(socket.client.encode(own), volatile=opts.volatile)
+            if sent:
+                for listener in socket._any_outgoing:
+                    await maybe_await(listener(out.event, *out.args))
 
     async def broadcast_with_ack(
         self, event: str, args: tuple[Any, ...], opts: BroadcastOptions, timeout: float | None
@@ -538,6 +601,8 @@ class ServerNamespace:
     async def _forget(self, socket: Socket) -> bool:
         if self.sockets.pop(socket.id, None) is None:
             return False
+        if socket._outgoing:
+            self.outgoing_sockets -= 1
         if socket.client.sockets.get(self.name) is socket:
             del socket.client.sockets[self.name]
         await self.leave(socket.id, list(self.rooms.rooms_of(socket.id)))

@@ -59,6 +59,34 @@ class Handshake:
         }
 
 
+@dataclass(slots=True)
+class OutgoingPacket:
+    """An event on its way to one socket, as outgoing middlewares see it.
+
+    A middleware may change `event` and `args` (for this socket only) or return
+    False to drop the packet for this socket.
+    """
+
+    event: str
+    args: list[Any]
+    volatile: bool = False
+    broadcast: bool = False  # sent to a room or namespace, not by `socket.emit`
+
+
+#: ``mw(socket, packet)``, sync or async: return False to drop, change `packet` to rewrite.
+OutgoingMiddleware = Callable[["Socket", OutgoingPacket], Any]
+
+
+async def run_outgoing(
+    middlewares: Iterable[OutgoingMiddleware], socket: Socket, packet: OutgoingPacket
+) -> bool:
+    """Run outgoing middlewares in order; False if one dropped the packet."""
+    for middleware in middlewares:
+        if await maybe_await(middleware(socket, packet)) is False:
+            return False
+    return True
+
+
 def ack_value(args: list[Any]) -> Any:
     """What awaiting an ack returns: nothing, the one argument, or a tuple of them."""
     if not args:
@@ -92,6 +120,7 @@ class Socket:
         self._any_listeners: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
+        self._outgoing: list[OutgoingMiddleware] = []
         self._inbound = InboundState()
 
     # -- identity ----------------------------------------------------------------
@@ -178,6 +207,11 @@ class Socket:
         return TimedSocket(self, seconds)
 
     async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> bool:
+        if self._outgoing or self.nsp.outgoing:
+            out = OutgoingPacket(event, list(args))
+            if not await run_outgoing((*self.nsp.outgoing, *self._outgoing), self, out):
+                return False
+            event, args = out.event, tuple(out.args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         if not await self._send_frames(self.client.encode(packet)):
             return False
@@ -265,6 +299,14 @@ class Socket:
     def on_any_outgoing(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every event emitted to this socket."""
         self._any_outgoing.append(listener)
+
+    def use_outgoing(self, middleware: OutgoingMiddleware) -> OutgoingMiddleware:
+        """Run ``middleware(socket, packet)`` on each event sent to this socket (emits and
+        broadcasts): change ``packet.event`` / ``packet.args``, or return False to drop it."""
+        if not self._outgoing:
+            self.nsp.outgoing_sockets += 1
+        self._outgoing.append(middleware)
+        return middleware
 
     def use(self, middleware: Callable[[str, list[Any]], Awaitable[None] | None]) -> None:
         """Run ``middleware(event, args)`` before each incoming event; raising drops it."""

@@ -946,3 +946,77 @@ async def test_on_any_and_on_any_outgoing(sio):
         ("bob", "welcome", (1,)),
         ("bob", "shouted", ("ada", "hi")),
     ]
+
+
+# -- outgoing middlewares -------------------------------------------------------------
+
+
+async def test_outgoing_middlewares_rewrite_or_drop_each_sockets_copy(sio):
+    """Per-user redaction on a broadcast, a per-socket filter, and emits to one socket."""
+    seen = []
+
+    @sio.register
+    class Redacting(Chat):
+        async def on_connect(self, socket, auth):
+            await super().on_connect(socket, auth)
+            if socket.data["name"] == "cy":
+                socket.use_outgoing(lambda s, packet: packet.event != "said")  # mutes rooms
+
+    def redact(socket, packet):
+        seen.append((socket.data["name"], packet.event, packet.broadcast))
+        if packet.event == "said" and socket.data["name"] != "ada":
+            packet.args = [packet.args[0], "***"]
+
+    sio.server.of("/").use_outgoing(redact)
+    ada = await sio.connected(auth={"name": "ada"})
+    bob = await sio.connected(auth={"name": "bob"})
+    cy = await sio.connected(auth={"name": "cy"})
+    for client in (ada, bob, cy):
+        await client.emit_with_ack("join", "r")
+    await bob.emit("say", "r", "secret")
+    assert tuple(await ada.receive_event()) == ("said", ["bob", "secret"])
+    await ada.emit("say", "r", "secret")
+    assert tuple(await bob.receive_event()) == ("said", ["ada", "***"])
+    assert await cy.receive_nothing()
+    assert ("cy", "said", True) in seen and ("ada", "said", True) in seen
+
+
+async def test_an_outgoing_middleware_sees_emits_to_one_socket_and_emit_says_if_sent(sio):
+    results = []
+
+    @sio.register
+    class Filtered(Chat):
+        async def on_connect(self, socket, auth):
+            async def only_public(s, packet):
+                return not packet.event.startswith("private")
+
+            socket.use_outgoing(only_public)
+            results.append(await socket.emit("private-note", 1))
+            results.append(await socket.emit("hello", 2))
+
+    client = await sio.connected()
+    assert tuple(await client.receive_event()) == ("hello", [2])
+    assert results == [False, True]
+    assert sio.server.of("/").outgoing_sockets == 1
+    await client.close()
+    await eventually(lambda: sio.server.of("/").outgoing_sockets == 0)
+
+
+def test_the_readme_outgoing_middleware_example_redacts_for_non_staff():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from django_socketio.socketio.socket import OutgoingPacket
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "redact" in b)
+    server = DjangoSocketIOServer()
+    scope: dict = {"io": server}
+    exec(block, scope)
+    (redact,) = server.of("/chat").outgoing
+    packet = OutgoingPacket("profile", [{"name": "ann", "email": "a@example.com"}])
+    redact(SimpleNamespace(user=SimpleNamespace(is_staff=False)), packet)
+    assert packet.args == [{"name": "ann", "email": None}]
+    packet = OutgoingPacket("profile", [{"name": "ann", "email": "a@example.com"}])
+    redact(SimpleNamespace(user=SimpleNamespace(is_staff=True)), packet)
+    assert packet.args == [{"name": "ann", "email": "a@example.com"}]
