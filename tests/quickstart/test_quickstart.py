@@ -10,11 +10,15 @@ in for by the repository's own copy (installed by ``npm ci``). Then:
 - the README's handler tests pass under ``manage.py test`` and under pytest;
 - the page, under daphne and under ``manage.py runserver``, loads the client from static
   files, connects, gets its ack, sees /private refused, and upgrades to a websocket, in
-  headless Chromium.
+  headless Chromium;
+- "Running several processes": the README's Redis layer block, two daphne processes,
+  ``socketio_emit`` reaching a client on each, ``socketio_status`` seeing both.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -26,12 +30,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import socketio
 
 from tests.conftest import require_or_skip
+from tests.multinode.conftest import RedisServer
 from tests.processes import ROOT, free_port, terminate
-from tests.readme import write_project
+from tests.readme import blocks, write_project
 
 pytestmark = pytest.mark.e2e
 
@@ -142,18 +149,14 @@ def _command(server: str, port: int) -> list[str]:
     return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
 
 
-@pytest.fixture(params=["daphne", "runserver"])
-def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
-    """The quick-start project served as the README says; yields its base URL."""
+@contextlib.contextmanager
+def serve(kind: str, project: Path) -> Iterator[str]:
+    """The project served as the README says (daphne or runserver); yields its base URL."""
     for _attempt in range(3):  # a free port can be taken before the server binds it
         port = free_port()
         log = tempfile.NamedTemporaryFile(prefix="quickstart-", suffix=".log")  # noqa: SIM115
         process = subprocess.Popen(
-            _command(request.param, port),
-            cwd=project,
-            env=user_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            _command(kind, port), cwd=project, env=user_env(), stdout=log, stderr=subprocess.STDOUT
         )
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + START_TIMEOUT
@@ -165,11 +168,17 @@ def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
                 return
             text = Path(log.name).read_text(errors="replace")
             if "already in use" not in text:
-                pytest.fail(f"{request.param} did not start:\n{text[-5000:]}", pytrace=False)
+                pytest.fail(f"{kind} did not start:\n{text[-5000:]}", pytrace=False)
         finally:
             terminate(process)
             log.close()
-    pytest.fail(f"{request.param}: no free port in 3 attempts", pytrace=False)
+    pytest.fail(f"{kind}: no free port in 3 attempts", pytrace=False)
+
+
+@pytest.fixture(params=["daphne", "runserver"])
+def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
+    with serve(request.param, project) as url:
+        yield url
 
 
 def test_the_page_in_chromium(node: str, server: str) -> None:
@@ -183,3 +192,44 @@ def test_the_page_in_chromium(node: str, server: str) -> None:
     assert result["pageErrors"] == [] and result["failedRequests"] == [], result
     assert sorted(result["log"]) == ["ack: hi", "connected", "private: login required"]
     assert result["transport"] == "websocket"
+
+
+# -- two processes over Redis -----------------------------------------------------------------
+
+
+async def _lobby_client(url: str) -> tuple[socketio.AsyncClient, asyncio.Queue[Any]]:
+    client = socketio.AsyncClient(reconnection=False)
+    news: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("news", news.put_nowait, namespace="/chat")
+    await client.connect(url, namespaces=["/chat"], wait_timeout=10)  # Chat joins "lobby"
+    return client, news
+
+
+async def test_two_processes_as_the_readme_says(
+    project: Path, redis: RedisServer, tmp_path: Path
+) -> None:
+    site = tmp_path / "mysite"
+    shutil.copytree(project, site, symlinks=True)
+    [layers] = blocks("several").values()
+    assert "redis://127.0.0.1:6379/0" in layers
+    write_project(site, "several")
+    settings = site / "mysite" / "settings.py"  # the test's private Redis, its own database
+    private = redis.url.rsplit("/", 1)[0] + "/7"
+    settings.write_text(settings.read_text().replace("redis://127.0.0.1:6379/0", private))
+    manage = [sys.executable, "manage.py"]
+    with serve("daphne", site) as first, serve("daphne", site) as second:
+        clients = [await _lobby_client(first), await _lobby_client(second)]
+        try:
+            command = [*manage, "socketio_emit", "news", '"hello"', "--namespace", "/chat"]
+            done = await asyncio.to_thread(run, [*command, "--to", "lobby"], site)
+            assert "emitted 'news' to lobby in /chat" in done.stdout
+            for _client, news in clients:
+                assert await asyncio.wait_for(news.get(), 10) == "hello"
+            done = await asyncio.to_thread(run, [*manage, "socketio_status", "--json"], site)
+            report = json.loads(done.stdout)
+            assert report["nodes_seen"] == 2, report
+            per_process = [p["namespaces"]["/chat"]["rooms"] for p in report["processes"]]
+            assert per_process == [{"lobby": 1}, {"lobby": 1}]
+        finally:
+            for client, _news in clients:
+                await client.disconnect()
