@@ -28,6 +28,7 @@ from tests.conftest import require_or_skip
 from tests.processes import node_binary, start_server, terminate
 
 from .helpers import WAIT
+from .official import Sockets
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = Path(__file__).resolve().parent / "js"
@@ -111,6 +112,14 @@ async def http() -> Any:
     """An aiohttp session for raw Engine.IO requests."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as session:
         yield session
+
+
+@pytest.fixture
+async def websockets() -> Any:
+    """``websockets(url)``: a `JsWebSocket` (the official suites' WebSocket), closed after."""
+    sockets = Sockets()
+    yield sockets
+    await sockets.close_all()
 
 
 @pytest.fixture(autouse=True)
