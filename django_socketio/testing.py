@@ -8,7 +8,9 @@ your test runs, and sends and receives binary attachments. No server process,
 no network. Because it builds the websocket scope itself, it can put a Django
 user in it (``user=``), as Channels' ``AuthMiddlewareStack`` would.
 
-Example: a namespace, and a test for it (pytest with pytest-asyncio)::
+Example: a namespace, and a test for it (pytest with pytest-asyncio's
+``asyncio_mode = auto``, or ``@pytest.mark.asyncio`` on the test; a Django
+``TransactionTestCase`` with ``async def`` methods needs neither, see the README)::
 
     # myapp/sockets.py: found by autodiscover, served by django_socketio.io
     from django_socketio import Namespace, on
