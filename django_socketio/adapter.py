@@ -10,7 +10,9 @@ recipients from the options, drops its own messages and duplicates (the same
 message id reaching it through several room groups).
 
 Nodes beat on a shared group so queries (`fetch_sockets`, `server_side_emit`,
-broadcasts with acks, ...) know how many answers to wait for.
+broadcasts with acks, ...) know how many answers to wait for. Every message is
+declared in `internode` (a closed set, checked on receipt); who is alive and
+when a question is answered is the pure bookkeeping of `nodes`.
 
 Layer limits are handled here: the node channel's capacity is raised (a
 channel over capacity silently loses group messages), drops the layer reports
@@ -29,15 +31,30 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from .internode import (
+    NAMESPACE_COMMANDS,
+    NODE_QUESTIONS,
+    Broadcast,
+    Bye,
+    Heartbeat,
+    Message,
+    MessageError,
+    NamespaceProtocol,
+    Request,
+    RequestKind,
+    Response,
+    ServerProtocol,
+    check_payload,
+    decode,
+)
+from .nodes import AckAnswers, Answers, NodeTable
 from .socketio.adapter import Adapter
 from .socketio.rooms import BroadcastOptions
-
-if TYPE_CHECKING:
-    from .socketio.server import ServerNamespace, SocketIOServer
 
 logger = logging.getLogger("django_socketio.adapter")
 
@@ -94,64 +111,54 @@ class _DropCounter(logging.Filter):
         return True
 
 
-class _Request:
-    """A query waiting for the other nodes' answers."""
+class _Pending:
+    """A question in flight: its pure bookkeeping and the future its asker awaits."""
 
-    def __init__(self, expected: set[str]) -> None:
-        self.expected = expected
-        self.answers: dict[str, Any] = {}
+    def __init__(self, answers: Answers | AckAnswers) -> None:
+        self.answers = answers
         self.done = asyncio.get_running_loop().create_future()
 
-    def answer(self, node: str, data: Any) -> None:
-        self.answers[node] = data
-        if self.expected <= set(self.answers) and not self.done.done():
-            self.done.set_result(None)
-
-
-class _AckGathering:
-    """A broadcast with acks: every node says how many recipients it has, then relays acks."""
-
-    def __init__(self, expected: set[str]) -> None:
-        self.expected = expected
-        self.counts: dict[str, int] = {}
-        self.responses: list[Any] = []
-        self.done = asyncio.get_running_loop().create_future()
-
-    def update(self, node: str, data: dict[str, Any]) -> None:
-        if "count" in data:
-            self.counts[node] = data["count"]
-        if "ack" in data:
-            self.responses.append(data["ack"])
-        if (
-            self.expected <= set(self.counts)
-            and len(self.responses) >= sum(self.counts.values())
-            and not self.done.done()
-        ):
+    def heard(self, response: Response) -> None:
+        answers = self.answers
+        if isinstance(answers, AckAnswers):
+            if response.part == "count":
+                complete = answers.count(response.node, response.value)
+            elif response.part == "ack":
+                complete = answers.ack(response.value)
+            else:
+                return
+        elif response.part == "result":
+            complete = answers.answer(response.node, response.value)
+        else:
+            return
+        if complete and not self.done.done():
             self.done.set_result(None)
 
 
 class ChannelLayerAdapter(Adapter):
     def __init__(
         self,
-        server: SocketIOServer,
+        server: ServerProtocol,
         layer: Any,
         heartbeat_interval: float = 5.0,
         node_timeout: float = 15.0,
         request_timeout: float = 5.0,
         node_capacity: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.server = server
         self.layer = layer
         self.heartbeat_interval = heartbeat_interval
         self.node_timeout = node_timeout
         self.request_timeout = request_timeout
+        self.clock = clock
         self.node_id = uuid.uuid4().hex
         self.channel: str | None = None
-        self.nodes: dict[str, tuple[str, float]] = {}  # node id -> (channel, last heard)
+        self.nodes = NodeTable(node_timeout)
         self.groups: set[str] = set()
         self.stats = LayerStats()
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._pending: dict[str, _Request | _AckGathering] = {}
+        self._pending: dict[str, _Pending] = {}
         # A group_add failed (the layer was down): re-join every group once it works again.
         # The receive loop notices an outage only with layers whose receive fails then.
         self._resync_needed = False
@@ -200,21 +207,24 @@ class ChannelLayerAdapter(Adapter):
             task.cancel()
         self._tasks = []
         if self.channel is not None:
-            await self._safe(self.layer.group_send(NODES_GROUP, self._message("sio.bye")))
+            await self._send_group(NODES_GROUP, Bye(self.node_id))
             for group in [NODES_GROUP, *self.groups]:
                 await self._safe(self.layer.group_discard(group, self.channel))
 
     def live_nodes(self) -> set[str]:
         """Other nodes heard from within `node_timeout`."""
-        horizon = time.monotonic() - self.node_timeout
-        for node in [n for n, (_, seen) in self.nodes.items() if seen < horizon]:
-            del self.nodes[node]
+        for node in self.nodes.expire(self.clock()):
             logger.info("node %s stopped beating; forgetting it", node)
-        return set(self.nodes)
+        return self.nodes.live()
+
+    def heard_ago(self, node: str) -> float | None:
+        """Seconds since `node`'s last heartbeat; None if it is not (or no longer) known."""
+        last = self.nodes.last_heard(node)
+        return None if last is None else self.clock() - last
 
     # -- rooms -----------------------------------------------------------------------
 
-    async def rooms_created(self, nsp: ServerNamespace, rooms: list[str]) -> None:
+    async def rooms_created(self, nsp: NamespaceProtocol, rooms: list[str]) -> None:
         groups = [group_name(nsp.name, room) for room in rooms]
         if len(nsp.rooms.rooms) == len(rooms):  # the namespace had no local socket before
             groups.append(group_name(nsp.name))
@@ -225,7 +235,7 @@ class ChannelLayerAdapter(Adapter):
             ):
                 self._resync_needed = True
 
-    async def rooms_emptied(self, nsp: ServerNamespace, rooms: list[str]) -> None:
+    async def rooms_emptied(self, nsp: NamespaceProtocol, rooms: list[str]) -> None:
         groups = [group_name(nsp.name, room) for room in rooms]
         if not nsp.rooms.rooms:
             groups.append(group_name(nsp.name))
@@ -240,13 +250,11 @@ class ChannelLayerAdapter(Adapter):
         return not self._in_memory or bool(self.live_nodes())
 
     async def publish(
-        self, nsp: ServerNamespace, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
+        self, nsp: NamespaceProtocol, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
     ) -> None:
         if not self._worth_sending():
             return
-        message = self._message(
-            "sio.broadcast", id=uuid.uuid4().hex, nsp=nsp.name, opts=opts.to_dict(), frames=frames
-        )
+        message = Broadcast(self.node_id, uuid.uuid4().hex, nsp.name, opts, frames).encode()
         targets = [group_name(nsp.name, room) for room in opts.rooms] or [group_name(nsp.name)]
         async with _per_loop(self._publish_locks, asyncio.Lock):
             for group in targets:
@@ -255,7 +263,7 @@ class ChannelLayerAdapter(Adapter):
 
     async def broadcast_with_ack(
         self,
-        nsp: ServerNamespace,
+        nsp: NamespaceProtocol,
         event: str,
         args: tuple[Any, ...],
         opts: BroadcastOptions,
@@ -264,10 +272,10 @@ class ChannelLayerAdapter(Adapter):
         nodes = self.live_nodes()
         if not nodes or self.channel is None:
             return [], True
-        gathering = _AckGathering(nodes)
+        gathering = AckAnswers(nodes)
         complete = await self._ask(
             gathering,
-            "broadcast_ack",
+            RequestKind.BROADCAST_ACK,
             nsp,
             {"event": event, "args": list(args), "opts": opts.to_dict(), "timeout": timeout},
             timeout,
@@ -277,37 +285,36 @@ class ChannelLayerAdapter(Adapter):
     # -- queries -------------------------------------------------------------------------
 
     async def request(
-        self, nsp: ServerNamespace, kind: str, payload: dict[str, Any], timeout: float | None = None
+        self,
+        nsp: NamespaceProtocol,
+        kind: str,
+        payload: dict[str, Any],
+        timeout: float | None = None,
     ) -> list[Any]:
+        known = check_payload(kind, payload)  # a kind and payload not declared raise here
         if self.channel is None:
             await self.server.start()
         nodes = self.live_nodes()
         if not nodes:
             return []
-        request = _Request(nodes)
-        await self._ask(request, kind, nsp, payload, timeout or self.request_timeout)
-        return list(request.answers.values())
+        answers = Answers(nodes)
+        await self._ask(answers, known, nsp, payload, timeout or self.request_timeout)
+        return list(answers.answers.values())
 
     async def _ask(
         self,
-        pending: _Request | _AckGathering,
-        kind: str,
-        nsp: ServerNamespace,
+        answers: Answers | AckAnswers,
+        kind: RequestKind,
+        nsp: NamespaceProtocol,
         payload: dict[str, Any],
         timeout: float | None,
     ) -> bool:
+        assert self.channel is not None
         request_id = uuid.uuid4().hex
-        self._pending[request_id] = pending
+        message = Request(self.node_id, request_id, kind, nsp.name, self.channel, payload)
+        self._pending[request_id] = pending = _Pending(answers)
         try:
-            message = self._message(
-                "sio.request",
-                req=request_id,
-                kind=kind,
-                nsp=nsp.name,
-                reply_to=self.channel,
-                payload=payload,
-            )
-            await self._safe(self.layer.group_send(NODES_GROUP, message))
+            await self._send_group(NODES_GROUP, message)
             try:
                 await asyncio.wait_for(asyncio.shield(pending.done), timeout)
             except TimeoutError:
@@ -318,8 +325,11 @@ class ChannelLayerAdapter(Adapter):
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _message(self, type_: str, **fields: Any) -> dict[str, Any]:
-        return {"type": type_, "node": self.node_id, **fields}
+    async def _send_group(self, group: str, message: Message) -> bool:
+        return await self._safe(self.layer.group_send(group, message.encode()))
+
+    async def _send(self, channel: str, message: Message) -> bool:
+        return await self._safe(self.layer.send(channel, message.encode()))
 
     async def _receive_loop(self) -> None:
         backoff = 0.1
@@ -346,104 +356,82 @@ class ChannelLayerAdapter(Adapter):
             if message.get("node") == self.node_id:
                 continue  # our own: delivered locally already
             self.stats.received += 1
-            handler = getattr(self, message.get("type", "").replace(".", "_"), None)
-            if handler is None:
+            try:
+                typed = decode(message)
+            except MessageError as exc:  # another version, or not ours: never fatal
+                logger.warning("dropped a message from node %s: %s", message.get("node"), exc)
                 continue
             try:
-                await handler(message)
+                await getattr(self, typed.type.replace(".", "_"))(typed)
             except Exception:
-                logger.exception(
-                    "handling %s from node %s failed", message.get("type"), message.get("node")
-                )
+                logger.exception("handling %s from node %s failed", typed.type, typed.node)
 
-    async def sio_broadcast(self, message: dict[str, Any]) -> None:
-        msg_id = message["id"]
-        if msg_id in self._recent:
+    async def sio_broadcast(self, message: Broadcast) -> None:
+        if message.id in self._recent:
             return  # the same broadcast through another room's group
-        self._recent[msg_id] = None
+        self._recent[message.id] = None
         if len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
-        nsp = self.server.namespaces.get(message["nsp"])
+        nsp = self.server.namespaces.get(message.nsp)
         if nsp is not None:
-            await nsp.deliver(message["frames"], BroadcastOptions.from_dict(message["opts"]))
+            await nsp.deliver(message.frames, message.opts)
 
-    async def sio_heartbeat(self, message: dict[str, Any]) -> None:
-        node = message["node"]
-        known = node in self.nodes
-        self.nodes[node] = (message["channel"], time.monotonic())
-        if not known:
-            logger.info("node %s joined", node)
-        if message.get("hello") and self.channel is not None:
-            await self._safe(
-                self.layer.send(
-                    message["channel"], self._message("sio.heartbeat", channel=self.channel)
-                )
-            )
+    async def sio_heartbeat(self, message: Heartbeat) -> None:
+        heard = self.nodes.heard(message.node, message.channel, self.clock(), message.hello)
+        if heard.joined:
+            logger.info("node %s joined", message.node)
+        if heard.reply and self.channel is not None:
+            await self._send(message.channel, Heartbeat(self.node_id, self.channel))
 
-    async def sio_bye(self, message: dict[str, Any]) -> None:
-        self.nodes.pop(message["node"], None)
+    async def sio_bye(self, message: Bye) -> None:
+        self.nodes.bye(message.node)
 
-    async def sio_request(self, message: dict[str, Any]) -> None:
-        nsp = self.server.namespaces.get(message["nsp"])
-        kind, payload, reply_to = message["kind"], message["payload"], message["reply_to"]
+    async def sio_request(self, message: Request) -> None:
+        nsp = self.server.namespaces.get(message.nsp)
+        kind = message.kind
 
-        async def reply(**data: Any) -> None:
-            await self._safe(
-                self.layer.send(
-                    reply_to, self._message("sio.response", req=message["req"], data=data)
-                )
-            )
+        async def reply(part: str, value: Any) -> None:
+            response = Response(self.node_id, message.req, part, value)  # type: ignore[arg-type]
+            await self._send(message.reply_to, response)
 
-        if kind == "broadcast_ack":
-            self.server.spawn(self._answer_broadcast_ack(nsp, payload, reply))
-            return
-        node_request = self.server.node_requests.get(kind)
-        if node_request is not None:  # about the process, whatever the namespace
-            await reply(result=await node_request(payload))
-            return
-        if kind == "server_status":  # manage.py socketio_status
-            await reply(result=self.server.status())
+        if kind == RequestKind.BROADCAST_ACK:
+            self.server.spawn(self._answer_broadcast_ack(nsp, message, reply))
             return
         result = None
-        if nsp is not None:
-            opts = BroadcastOptions.from_dict(payload.get("opts", {}))
-            result = await nsp.run_local(kind, opts, payload)
-        await reply(result=result)
+        if kind in NODE_QUESTIONS:  # about the process, whatever the namespace
+            answer = self.server.node_requests.get(kind)
+            if answer is not None:  # None: this process has nothing to say (e.g. no admin)
+                result = await answer(message.payload)
+        elif kind in NAMESPACE_COMMANDS and nsp is not None:
+            result = await nsp.run_local(kind, message.options(), message.payload)
+        await reply("result", result)
 
     async def _answer_broadcast_ack(
-        self, nsp: ServerNamespace | None, payload: dict[str, Any], reply: Any
+        self, nsp: NamespaceProtocol | None, message: Request, reply: Any
     ) -> None:
         if nsp is None:
-            await reply(count=0)
+            await reply("count", 0)
             return
-        opts = BroadcastOptions.from_dict(payload["opts"])
-        await reply(count=len(nsp.select(opts)))
+        payload, opts = message.payload, message.options()
+        await reply("count", len(nsp.select(opts)))
 
         def relay(value: Any) -> None:
-            self.server.spawn(reply(ack=value))
+            self.server.spawn(reply("ack", value))
 
         await nsp.local_broadcast_with_ack(
             payload["event"], tuple(payload["args"]), opts, payload["timeout"], relay
         )
 
-    async def sio_response(self, message: dict[str, Any]) -> None:
-        pending = self._pending.get(message["req"])
-        if pending is None:
-            return
-        data = message["data"]
-        if isinstance(pending, _AckGathering):
-            pending.update(message["node"], data)
-        else:
-            pending.answer(message["node"], data.get("result"))
+    async def sio_response(self, message: Response) -> None:
+        pending = self._pending.get(message.req)
+        if pending is not None:
+            pending.heard(message)
 
     # -- keeping in touch ----------------------------------------------------------------
 
     async def _announce(self, hello: bool = False) -> None:
-        await self._safe(
-            self.layer.group_send(
-                NODES_GROUP, self._message("sio.heartbeat", channel=self.channel, hello=hello)
-            )
-        )
+        if self.channel is not None:
+            await self._send_group(NODES_GROUP, Heartbeat(self.node_id, self.channel, hello))
 
     async def _heartbeat_loop(self) -> None:
         while True:

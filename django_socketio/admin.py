@@ -14,7 +14,6 @@ ASGI processes that run Socket.IO.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -44,11 +43,10 @@ async def _gather() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _processes(stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from .server import io
 
-    nodes = getattr(io.adapter, "nodes", {})
-    now = time.monotonic()
+    heard_ago = getattr(io.adapter, "heard_ago", lambda node: None)
     rows = []
     for s in stats:
-        heard = nodes.get(s.get("node_id"))
+        heard = heard_ago(s.get("node_id"))
         rows.append(
             {
                 "server_id": s["server_id"],
@@ -59,7 +57,7 @@ def _processes(stats: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "connections": sum(s["connections"].values()),
                 "heartbeat": "this process"
                 if s["server_id"] == io.server_id
-                else (f"{now - heard[1]:.1f} s ago" if heard else "unknown"),
+                else (f"{heard:.1f} s ago" if heard is not None else "unknown"),
             }
         )
     return sorted(rows, key=lambda r: r["server_id"])

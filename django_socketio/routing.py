@@ -23,6 +23,17 @@ from .engineio.consumers import PollingConsumer, WebsocketConsumer
 from .engineio.engine import Engine
 
 
+def project_engine() -> Engine:
+    """The engine of the project's Socket.IO server, `django_socketio.io`.
+
+    Routing is where the layers meet: the Engine.IO consumers are handed this
+    (called per request, so `io` builds its engine lazily, after settings load).
+    """
+    from .server import io
+
+    return io.engine
+
+
 def _pattern(path: str | None) -> str:
     path = (path if path is not None else get_settings().path).strip("/")
     return rf"^{re.escape(path)}/?$"
@@ -32,14 +43,24 @@ def http_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """Long-polling at ``/<path>/`` (default: ``SOCKETIO["PATH"]``, ``socket.io``)."""
-    return [re_path(_pattern(path), PollingConsumer.as_asgi(engine=engine, settings=settings))]
+    return [
+        re_path(
+            _pattern(path),
+            PollingConsumer.as_asgi(engine=engine or project_engine, settings=settings),
+        )
+    ]
 
 
 def websocket_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """The websocket transport at ``/<path>/``."""
-    return [re_path(_pattern(path), WebsocketConsumer.as_asgi(engine=engine, settings=settings))]
+    return [
+        re_path(
+            _pattern(path),
+            WebsocketConsumer.as_asgi(engine=engine or project_engine, settings=settings),
+        )
+    ]
 
 
 class SocketIOApplication:
@@ -65,8 +86,8 @@ class SocketIOApplication:
         self.paths = frozenset({f"/{path}", f"/{path}/"})
         self.fallback = fallback
         self.websocket_fallback = websocket_fallback
-        self.polling = PollingConsumer(engine=engine, settings=settings)
-        self.websocket = WebsocketConsumer(engine=engine, settings=settings)
+        self.polling = PollingConsumer(engine=engine or project_engine, settings=settings)
+        self.websocket = WebsocketConsumer(engine=engine or project_engine, settings=settings)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]

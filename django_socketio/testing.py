@@ -133,6 +133,7 @@ from channels.testing import ApplicationCommunicator
 
 from .engineio.consumers import WebsocketConsumer
 from .exceptions import PacketError
+from .routing import project_engine
 from .socketio.msgpack_parser import MsgPackParser
 from .socketio.packets import Decoder, JSONParser, Packet, PacketType, Parser
 
@@ -261,7 +262,7 @@ class SocketIOCommunicator:
         parser: str = "json",
     ) -> None:
         if application is None:
-            application = WebsocketConsumer.as_asgi()  # serves `django_socketio.io`
+            application = WebsocketConsumer.as_asgi(engine=project_engine)  # `io`'s
         if not namespace.startswith("/"):
             namespace = "/" + namespace
         query_string = "EIO=4&transport=websocket"

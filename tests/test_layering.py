@@ -25,6 +25,9 @@ PURE = [
     "django_socketio.stats",
     "django_socketio.socketio.limits",
     "django_socketio.engineio.limits",
+    "django_socketio.socketio.rooms",
+    "django_socketio.internode",
+    "django_socketio.nodes",
 ]
 if (ROOT / "django_socketio/socketio/packets.py").exists():
     PURE.append("django_socketio.socketio.packets")

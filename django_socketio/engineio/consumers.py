@@ -46,15 +46,13 @@ class _Disconnected(Exception):
     pass
 
 
-def _default_engine() -> Engine:
-    """The engine of the project's Socket.IO server, `django_socketio.io`."""
-    from ..server import io
-
-    return io.engine
-
-
 class EngineIOConsumer(AsyncConsumer):
-    """Shared set-up: which engine, which settings. Pass them to ``as_asgi()``."""
+    """Shared set-up: which engine, which settings. Pass them to ``as_asgi()``.
+
+    The engine is handed down (an `Engine`, or a callable returning one when it is
+    built lazily): this layer never looks up the Socket.IO server above it.
+    `django_socketio.routing` hands it the project's, ``io.engine``.
+    """
 
     engine: Engine | Callable[[], Engine] | None = None
     settings: Settings | None = None
@@ -62,14 +60,17 @@ class EngineIOConsumer(AsyncConsumer):
     def __init__(
         self, engine: Engine | Callable[[], Engine] | None = None, settings: Settings | None = None
     ) -> None:
+        if engine is None:
+            raise TypeError(
+                f"{type(self).__name__} needs its engine: engine=an Engine or a callable "
+                "returning one (django_socketio.routing passes the project's)"
+            )
         self.engine = engine
         self.settings = settings
 
     def get_engine(self) -> Engine:
         engine = self.engine
-        if engine is None:
-            return _default_engine()
-        return engine if isinstance(engine, Engine) else engine()
+        return engine if isinstance(engine, Engine) else engine()  # type: ignore[misc]
 
     def get_settings(self) -> Settings:
         return self.settings or get_settings()

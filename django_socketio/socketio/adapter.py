@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .rooms import BroadcastOptions
 
 if TYPE_CHECKING:
+    from ..internode import NamespaceProtocol
     from .server import ServerNamespace
 
 
@@ -26,14 +27,14 @@ class Adapter:
     async def stop(self) -> None:
         """Stop receiving."""
 
-    async def rooms_created(self, nsp: ServerNamespace, rooms: list[str]) -> None:
+    async def rooms_created(self, nsp: NamespaceProtocol, rooms: list[str]) -> None:
         """The first local socket joined these rooms."""
 
-    async def rooms_emptied(self, nsp: ServerNamespace, rooms: list[str]) -> None:
+    async def rooms_emptied(self, nsp: NamespaceProtocol, rooms: list[str]) -> None:
         """The last local socket left these rooms."""
 
     async def publish(
-        self, nsp: ServerNamespace, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
+        self, nsp: NamespaceProtocol, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
     ) -> None:
         """Deliver an encoded broadcast to the matching sockets on the other nodes.
 
@@ -42,7 +43,7 @@ class Adapter:
 
     async def broadcast_with_ack(
         self,
-        nsp: ServerNamespace,
+        nsp: NamespaceProtocol,
         event: str,
         args: tuple[Any, ...],
         opts: BroadcastOptions,
@@ -52,7 +53,11 @@ class Adapter:
         return [], True
 
     async def request(
-        self, nsp: ServerNamespace, kind: str, payload: dict[str, Any], timeout: float | None = None
+        self,
+        nsp: NamespaceProtocol,
+        kind: str,
+        payload: dict[str, Any],
+        timeout: float | None = None,
     ) -> list[Any]:
         """Ask every other node; one answer per node that answered in time."""
         return []

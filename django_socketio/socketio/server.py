@@ -770,8 +770,10 @@ class SocketIOServer:
         self.inbound = InboundLimits()
         self._limit_logs: dict[str, Throttle] = {}
         #: Questions other nodes may ask this process (`ask_nodes`): kind -> answer(payload).
+        #: The kinds are declared in `django_socketio.internode` (RequestKind, NODE_QUESTIONS).
         self.node_requests: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
-            "server_stats": self._stats_request
+            "server_stats": self._stats_request,
+            "server_status": self._status_request,
         }
 
     # -- set-up ---------------------------------------------------------------------------
@@ -869,10 +871,18 @@ class SocketIOServer:
     async def _stats_request(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self.stats()
 
+    async def _status_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.status()
+
     async def ask_nodes(
         self, kind: str, payload: dict[str, Any] | None = None, timeout: float | None = None
     ) -> list[Any]:
-        """Every other node's answer to `kind` (a key of its `node_requests`)."""
+        """Every other node's answer to `kind` (a key of its `node_requests`).
+
+        `kind` is one of the questions declared in `django_socketio.internode`
+        (NODE_QUESTIONS); another kind, or a payload without the declared fields,
+        raises `MessageError` (a ValueError) here, before anything is sent.
+        """
         return await self.adapter.request(self.of("/"), kind, payload or {}, timeout)
 
     def status(self, max_rooms: int = STATUS_MAX_ROOMS) -> dict[str, Any]:

@@ -1,0 +1,401 @@
+"""Every message one server process sends another, and what the adapter may call.
+
+[pure] The contract between nodes, in one place (socketioxide's
+``remote_packet.rs`` plays this part there). Nodes talk over the channel
+layer's node channels and groups; a message is a dict that the layer can
+serialise (msgpack in channels-redis: str, bytes, int, float, bool, None,
+lists and dicts), whose ``type`` names the receiving method, Channels style.
+
+- `MessageType` is the closed set of messages, each a frozen dataclass here
+  with its `encode()` and a `decode()` that checks every field: anything else
+  from the layer raises `MessageError` (logged and dropped by the adapter).
+- `RequestKind` is the closed set of questions a `Request` may carry, each
+  with its payload declared as a `TypedDict` and checked by `check_payload`.
+  Commands on a namespace's sockets run in `ServerNamespace.run_local`;
+  questions about the process are answered by `SocketIOServer.node_requests`.
+- `NamespaceProtocol` and `ServerProtocol` are what the adapter may call on a
+  namespace and on the server: nothing else is reached into.
+
+A new kind of message or question is added here first, with its payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Protocol, TypedDict
+
+from .socketio.rooms import BroadcastOptions, RoomIndex
+
+__all__ = [
+    "Broadcast",
+    "BroadcastAckPayload",
+    "Bye",
+    "CloseSocketsPayload",
+    "Heartbeat",
+    "Message",
+    "MessageError",
+    "MessageType",
+    "NamespaceProtocol",
+    "Request",
+    "RequestKind",
+    "Response",
+    "RoomsPayload",
+    "SelectPayload",
+    "ServerProtocol",
+    "ServerSideEmitPayload",
+    "check_payload",
+    "decode",
+]
+
+
+class MessageError(ValueError):
+    """A message from another node that is not one of ours (or not of this version)."""
+
+
+class MessageType(StrEnum):
+    """The ``type`` of every inter-node message: the receiving method is its name."""
+
+    HEARTBEAT = "sio.heartbeat"  # to the nodes group: "I am alive, reach me on `channel`"
+    BYE = "sio.bye"  # to the nodes group: "I am stopping"
+    BROADCAST = "sio.broadcast"  # to a room's or namespace's group: encoded frames
+    REQUEST = "sio.request"  # to the nodes group: a question every node answers
+    RESPONSE = "sio.response"  # to the asking node's channel: one node's answer
+
+
+class RequestKind(StrEnum):
+    """What a `Request` asks. Payloads: `PAYLOADS`."""
+
+    # Commands on the sockets of one namespace that `opts` selects (ServerNamespace.run_local).
+    FETCH_SOCKETS = "fetch_sockets"
+    SOCKETS_JOIN = "sockets_join"
+    SOCKETS_LEAVE = "sockets_leave"
+    DISCONNECT_SOCKETS = "disconnect_sockets"
+    SERVER_SIDE_EMIT = "server_side_emit"
+    # A broadcast whose recipients ack: answered by a count, then by one response per ack.
+    BROADCAST_ACK = "broadcast_ack"
+    # Questions about the process, whatever the namespace (SocketIOServer.node_requests).
+    SERVER_STATS = "server_stats"  # io.cluster_stats(), /metrics
+    SERVER_STATUS = "server_status"  # manage.py socketio_status
+    SOCKETS = "sockets"  # every connected socket (the admin page, live.cluster_sockets)
+
+
+NAMESPACE_COMMANDS = frozenset(
+    {
+        RequestKind.FETCH_SOCKETS,
+        RequestKind.SOCKETS_JOIN,
+        RequestKind.SOCKETS_LEAVE,
+        RequestKind.DISCONNECT_SOCKETS,
+        RequestKind.SERVER_SIDE_EMIT,
+    }
+)
+NODE_QUESTIONS = frozenset(
+    {RequestKind.SERVER_STATS, RequestKind.SERVER_STATUS, RequestKind.SOCKETS}
+)
+
+
+# -- request payloads -------------------------------------------------------------------------
+
+
+class EmptyPayload(TypedDict):
+    pass
+
+
+class SelectPayload(TypedDict):
+    opts: dict[str, Any]  # BroadcastOptions.to_dict()
+
+
+class RoomsPayload(SelectPayload):
+    rooms: list[str]
+
+
+class CloseSocketsPayload(SelectPayload):
+    close: bool
+
+
+class ServerSideEmitPayload(TypedDict):
+    event: str
+    args: list[Any]
+
+
+class BroadcastAckPayload(SelectPayload):
+    event: str
+    args: list[Any]
+    timeout: float | None
+
+
+_NUMBER_OR_NONE = (int, float, type(None))
+
+#: Each kind's payload: its TypedDict and the runtime type of each field.
+PAYLOADS: dict[RequestKind, tuple[type, dict[str, type | tuple[type, ...]]]] = {
+    RequestKind.FETCH_SOCKETS: (SelectPayload, {"opts": dict}),
+    RequestKind.SOCKETS_JOIN: (RoomsPayload, {"opts": dict, "rooms": list}),
+    RequestKind.SOCKETS_LEAVE: (RoomsPayload, {"opts": dict, "rooms": list}),
+    RequestKind.DISCONNECT_SOCKETS: (CloseSocketsPayload, {"opts": dict, "close": bool}),
+    RequestKind.SERVER_SIDE_EMIT: (ServerSideEmitPayload, {"event": str, "args": list}),
+    RequestKind.BROADCAST_ACK: (
+        BroadcastAckPayload,
+        {"opts": dict, "event": str, "args": list, "timeout": _NUMBER_OR_NONE},
+    ),
+    RequestKind.SERVER_STATS: (EmptyPayload, {}),
+    RequestKind.SERVER_STATUS: (EmptyPayload, {}),
+    RequestKind.SOCKETS: (EmptyPayload, {}),
+}
+
+
+def check_payload(kind: str, payload: Any) -> RequestKind:
+    """The declared kind of a request whose payload has the declared fields; else MessageError.
+
+    Extra fields are allowed (a newer node may send more); missing or mistyped ones are not.
+    """
+    try:
+        known = RequestKind(kind)
+    except ValueError:
+        raise MessageError(f"unknown request kind {kind!r}") from None
+    if not isinstance(payload, dict):
+        raise MessageError(f"{known.value}: payload is {type(payload).__name__}, not a dict")
+    for name, expected in PAYLOADS[known][1].items():
+        if name not in payload:
+            raise MessageError(f"{known.value}: payload has no {name!r}")
+        if not isinstance(payload[name], expected):
+            raise MessageError(f"{known.value}: payload field {name!r} has the wrong type")
+    return known
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def _get(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in message:
+        raise MessageError(f"{message.get('type')}: no {name!r}")
+    value = message[name]
+    if not isinstance(value, kind):
+        raise MessageError(f"{message.get('type')}: {name!r} has the wrong type")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A node is alive and receives on `channel`; `hello` asks every node to answer at once."""
+
+    type: ClassVar[MessageType] = MessageType.HEARTBEAT
+    node: str
+    channel: str
+    hello: bool = False
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "channel": self.channel,
+            "hello": self.hello,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Heartbeat:
+        return cls(_get(m, "node", str), _get(m, "channel", str), bool(m.get("hello", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """A node stops: forget it now rather than after `NODE_TIMEOUT`."""
+
+    type: ClassVar[MessageType] = MessageType.BYE
+    node: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.type.value, "node": self.node}
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Bye:
+        return cls(_get(m, "node", str))
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Frames encoded once by the sender; each node picks its recipients from `opts`.
+
+    `id` is the same in every room group the broadcast is sent to, so a node in
+    several of them delivers it once.
+    """
+
+    type: ClassVar[MessageType] = MessageType.BROADCAST
+    node: str
+    id: str
+    nsp: str
+    opts: BroadcastOptions
+    frames: dict[str, list[str | bytes]]  # parser name -> that parser's encoding
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "id": self.id,
+            "nsp": self.nsp,
+            "opts": self.opts.to_dict(),
+            "frames": self.frames,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Broadcast:
+        frames = _get(m, "frames", dict)
+        for parser, encoded in frames.items():
+            if not isinstance(parser, str) or not isinstance(encoded, list):
+                raise MessageError("sio.broadcast: frames must map a parser name to a list")
+            if not all(isinstance(f, str | bytes) for f in encoded):
+                raise MessageError("sio.broadcast: a frame is neither str nor bytes")
+        return cls(
+            _get(m, "node", str),
+            _get(m, "id", str),
+            _get(m, "nsp", str),
+            BroadcastOptions.from_dict(_get(m, "opts", dict)),
+            frames,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A question to every node; each answers `reply_to` with `Response`s carrying `req`."""
+
+    type: ClassVar[MessageType] = MessageType.REQUEST
+    node: str
+    req: str
+    kind: RequestKind
+    nsp: str
+    reply_to: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_payload(self.kind, self.payload)
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "req": self.req,
+            "kind": self.kind.value,
+            "nsp": self.nsp,
+            "reply_to": self.reply_to,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Request:
+        payload = _get(m, "payload", dict)
+        return cls(
+            _get(m, "node", str),
+            _get(m, "req", str),
+            check_payload(_get(m, "kind", str), payload),
+            _get(m, "nsp", str),
+            _get(m, "reply_to", str),
+            payload,
+        )
+
+    def options(self) -> BroadcastOptions:
+        """The sockets a namespace command selects."""
+        return BroadcastOptions.from_dict(self.payload.get("opts", {}))
+
+
+ResponsePart = Literal["result", "count", "ack"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One node's answer to `req`: a `result`; or, for BROADCAST_ACK, a `count` then `ack`s."""
+
+    type: ClassVar[MessageType] = MessageType.RESPONSE
+    node: str
+    req: str
+    part: ResponsePart
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if self.part not in ("result", "count", "ack"):
+            raise MessageError(f"sio.response: unknown part {self.part!r}")
+        if self.part == "count" and (type(self.value) is not int or self.value < 0):
+            raise MessageError("sio.response: count is not a non-negative int")
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "req": self.req,
+            "data": {self.part: self.value},
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Response:
+        data = _get(m, "data", dict)
+        if len(data) != 1:
+            raise MessageError("sio.response: data must hold exactly one part")
+        ((part, value),) = data.items()
+        return cls(_get(m, "node", str), _get(m, "req", str), part, value)
+
+
+Message = Heartbeat | Bye | Broadcast | Request | Response
+
+MESSAGES: dict[str, type[Heartbeat | Bye | Broadcast | Request | Response]] = {
+    cls.type.value: cls for cls in (Heartbeat, Bye, Broadcast, Request, Response)
+}
+
+
+def decode(message: Mapping[str, Any]) -> Message:
+    """The typed message a layer delivered; MessageError if it is not one of ours."""
+    cls = MESSAGES.get(message.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise MessageError(f"unknown message type {message.get('type')!r}")
+    return cls.decode(message)
+
+
+# -- what the adapter may call -------------------------------------------------------------------
+
+
+class NamespaceProtocol(Protocol):
+    """What the adapter reads and calls on a namespace (`ServerNamespace`), and nothing more."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def rooms(self) -> RoomIndex: ...
+
+    def select(self, opts: BroadcastOptions) -> list[Any]:
+        """The local sockets `opts` selects."""
+        ...
+
+    async def deliver(self, outgoing: dict[str, list[str | bytes]], opts: BroadcastOptions) -> None:
+        """Write a remote broadcast's frames to the local sockets `opts` selects."""
+        ...
+
+    async def run_local(self, kind: str, opts: BroadcastOptions, payload: dict[str, Any]) -> Any:
+        """This node's part of a namespace command (a kind in NAMESPACE_COMMANDS)."""
+        ...
+
+    async def local_broadcast_with_ack(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        opts: BroadcastOptions,
+        timeout: float | None,
+        on_ack: Callable[[Any], Any] | None = None,
+    ) -> tuple[list[Any], bool]:
+        """Emit to each local recipient, calling `on_ack` with each ack as it arrives."""
+        ...
+
+
+class ServerProtocol(Protocol):
+    """What the adapter reads and calls on the server (`SocketIOServer`)."""
+
+    @property
+    def namespaces(self) -> Mapping[str, Any]:  # name -> NamespaceProtocol
+        ...
+
+    @property
+    def node_requests(self) -> Mapping[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
+        """Answers to the NODE_QUESTIONS this process can answer."""
+        ...
+
+    def spawn(self, coro: Awaitable[Any]) -> None: ...
+
+    async def start(self) -> None: ...

@@ -1,0 +1,114 @@
+"""Which other nodes are alive, and when a question to them is fully answered.
+
+[pure] No layer, no loop, no clock of its own: the adapter passes `now` in
+(its clock is injectable too), so liveness and answer counting are tested
+without sleeping and without a channel layer.
+
+- `NodeTable`: every other node heard from (its heartbeats carry its channel),
+  forgotten after `timeout` seconds of silence or at its goodbye.
+- `Answers`: a request waits for one answer from each node alive when it was
+  asked; a node that dies meanwhile is waited for until the request's timeout.
+- `AckAnswers`: a broadcast with acks waits for every node's recipient count,
+  then for that many acks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What hearing a heartbeat means for the receiver."""
+
+    joined: bool  # a node not known before (or forgotten since)
+    reply: bool  # it said hello: answer on its channel at once, so it knows us now
+
+
+class NodeTable:
+    """The other nodes, by id: their channel and when they were last heard from."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._nodes: dict[str, tuple[str, float]] = {}  # node id -> (channel, last heard)
+
+    def heard(self, node: str, channel: str, now: float, hello: bool = False) -> Heard:
+        joined = node not in self._nodes
+        self._nodes[node] = (channel, now)
+        return Heard(joined=joined, reply=hello)
+
+    def bye(self, node: str) -> bool:
+        """Forget a node that said goodbye; True if it was known."""
+        return self._nodes.pop(node, None) is not None
+
+    def expire(self, now: float) -> list[str]:
+        """Forget the nodes silent for longer than `timeout`; the ones forgotten."""
+        horizon = now - self.timeout
+        gone = [node for node, (_, seen) in self._nodes.items() if seen < horizon]
+        for node in gone:
+            del self._nodes[node]
+        return gone
+
+    def live(self) -> set[str]:
+        """The nodes known (call `expire` first)."""
+        return set(self._nodes)
+
+    def last_heard(self, node: str) -> float | None:
+        found = self._nodes.get(node)
+        return found[1] if found is not None else None
+
+    def channel_of(self, node: str) -> str | None:
+        found = self._nodes.get(node)
+        return found[0] if found is not None else None
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
+class Answers:
+    """One answer per expected node; complete once every expected node answered.
+
+    A node that was not expected (it joined after the question) is still heard:
+    its answer counts, it just is not waited for. A second answer from a node
+    replaces its first.
+    """
+
+    def __init__(self, expected: set[str]) -> None:
+        self.expected = frozenset(expected)
+        self.answers: dict[str, Any] = {}
+
+    def answer(self, node: str, result: Any) -> bool:
+        """Record `node`'s result; True once the request is complete."""
+        self.answers[node] = result
+        return self.complete
+
+    @property
+    def complete(self) -> bool:
+        return self.expected <= self.answers.keys()
+
+
+class AckAnswers:
+    """A broadcast with acks: a count of recipients from every node, then as many acks."""
+
+    def __init__(self, expected: set[str]) -> None:
+        self.expected = frozenset(expected)
+        self.counts: dict[str, int] = {}
+        self.responses: list[Any] = []
+
+    def count(self, node: str, recipients: int) -> bool:
+        self.counts[node] = recipients
+        return self.complete
+
+    def ack(self, value: Any) -> bool:
+        self.responses.append(value)
+        return self.complete
+
+    @property
+    def complete(self) -> bool:
+        return self.expected <= self.counts.keys() and len(self.responses) >= sum(
+            self.counts.values()
+        )
