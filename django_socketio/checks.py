@@ -389,6 +389,33 @@ def _layer_messages(raw: Mapping[str, Any], alias: str | None) -> list[CheckMess
     ]
 
 
+@register(Tags.compatibility, deploy=True)
+def check_deploy_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: an in-memory layer does not reach other processes."""
+    from channels.layers import InMemoryChannelLayer
+    from django.utils.module_loading import import_string
+
+    raw = _raw()
+    alias = raw.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"]) if isinstance(raw, dict) else None
+    config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get(alias) if alias else None
+    try:
+        backend = import_string(config["BACKEND"]) if config else None
+    except (ImportError, KeyError, TypeError):
+        return []  # Channels reports a broken layer itself
+    if not (isinstance(backend, type) and issubclass(backend, InMemoryChannelLayer)):
+        return []
+    return [
+        Warning(
+            f"CHANNEL_LAYERS[{alias!r}] is the in-memory layer: rooms and broadcasts stay "
+            "within each server process, and socketio_emit / emit_sync from another process "
+            "(a shell, a worker, a WSGI server) reach nobody.",
+            hint="In production use channels_redis (see docs/deployment.md); with one server "
+            "process on purpose, add 'django_socketio.W005' to SILENCED_SYSTEM_CHECKS.",
+            id=ID + "W005",
+        )
+    ]
+
+
 @register(Tags.compatibility)
 def check_runserver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """`manage.py runserver` serves Socket.IO only when it is daphne's (ASGI) runserver."""

@@ -306,3 +306,23 @@ def test_unknown_parser(value: Any) -> None:
             id="django_socketio.E012",
         )
     ]
+
+
+def test_deploy_warns_about_the_in_memory_layer() -> None:
+    with override_settings(CHANNEL_LAYERS=LAYERS):
+        assert checks.check_deploy_layer() == [
+            Warning(
+                "CHANNEL_LAYERS['default'] is the in-memory layer: rooms and broadcasts stay "
+                "within each server process, and socketio_emit / emit_sync from another "
+                "process (a shell, a worker, a WSGI server) reach nobody.",
+                hint="In production use channels_redis (see docs/deployment.md); with one "
+                "server process on purpose, add 'django_socketio.W005' to "
+                "SILENCED_SYSTEM_CHECKS.",
+                id="django_socketio.W005",
+            )
+        ]
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=redis):
+        assert checks.check_deploy_layer() == []
+    with override_settings(CHANNEL_LAYERS=LAYERS, SOCKETIO={"CHANNEL_LAYER": None}):
+        assert checks.check_deploy_layer() == []
