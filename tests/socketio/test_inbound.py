@@ -353,3 +353,39 @@ async def test_a_join_past_max_rooms_raises_and_joins_nothing(sio):
     assert "at most 3 rooms" in answer["error"]
     assert await client.emit_with_ack("join", "a", "c") == [["a", "b", "c"]]  # a: no-op
     assert sio.server.limit_counters.rooms_refused == 1
+
+
+class WhoAmIChat(Chat):
+    async def on_whoami(self, socket):
+        return socket.user.username
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_authentication_does_not_wait_for_the_shared_sync_thread(sio):
+    """A CONNECT loads the user in the thread pool: a busy shared thread cannot stall it."""
+    import threading
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import AsyncClient
+
+    release = threading.Event()
+
+    @sio.register
+    class Busy(WhoAmIChat):
+        def on_block(self, socket):  # holds Channels' one shared sync thread
+            release.wait(10)
+
+    user = await get_user_model().objects.acreate(username="grace")
+    browser = AsyncClient()
+    await browser.aforce_login(user)
+    cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    blocker = await sio.connected()
+    await blocker.emit("block")
+    await asyncio.sleep(0.1)
+    try:
+        late = sio.client(headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+        assert await late.connect(timeout=3) == (True, None)
+        assert await late.emit_with_ack("whoami") == ["grace"]
+    finally:
+        release.set()
