@@ -34,6 +34,10 @@ class DjangoSocketIOServer(SocketIOServer):
             parser.max_attachments = settings.max_attachments
             if hasattr(parser, "max_depth"):
                 parser.max_depth = settings.max_depth
+            if hasattr(parser, "max_attachment_bytes"):
+                # A binary packet, attachments included, is at most MAX_PAYLOAD bytes on
+                # either transport (a polling POST carries it whole).
+                parser.max_attachment_bytes = settings.engine.max_payload
         self.inbound = settings.inbound
         live.install(self)
         if settings.admin_ui is not None and self.admin_ui is None:

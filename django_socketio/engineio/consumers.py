@@ -312,7 +312,7 @@ class WebsocketConsumer(EngineIOConsumer):
             if conn is None:
                 conn = await engine.open(WEBSOCKET, scope, ws=writer)
             else:
-                conn.probe = writer
+                engine.begin_probe(conn, writer)
             await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
         except asyncio.CancelledError:
             if not writer.aborted:

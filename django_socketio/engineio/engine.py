@@ -58,6 +58,7 @@ class WebsocketWriter(Protocol):
     def abort(self) -> None: ...
 
 
+NOOP_INTERVAL = 0.1  # seconds between NOOP answers to GETs during an upgrade
 YIELD_EVERY = 64  # packets of one payload handled between two yields to the loop
 CLOSE_TIMEOUT = 5.0  # seconds a websocket close may wait for a peer that does not read
 
@@ -104,7 +105,18 @@ class Connection:
     much may wait is bounded by the session's backlog limits.
     """
 
-    __slots__ = ("out", "poll", "posting", "probe", "scope", "session", "timer", "writer", "ws")
+    __slots__ = (
+        "out",
+        "poll",
+        "posting",
+        "probe",
+        "probe_timer",
+        "scope",
+        "session",
+        "timer",
+        "writer",
+        "ws",
+    )
 
     def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
@@ -112,6 +124,7 @@ class Connection:
         self.poll: asyncio.Future[None] | None = None
         self.ws: WebsocketWriter | None = None
         self.probe: WebsocketWriter | None = None
+        self.probe_timer: asyncio.TimerHandle | None = None  # UPGRADE_TIMEOUT of the probe
         self.timer: asyncio.TimerHandle | None = None
         self.out: deque[str | bytes] = deque()
         self.writer: asyncio.Task[None] | None = None
@@ -435,6 +448,7 @@ class Engine:
         if via == WEBSOCKET and conn.probe is not None and session.transport == WEBSOCKET:
             conn.wake()  # the pending poll, if any, ends before the writer switches
             conn.ws, conn.probe = conn.probe, None
+            self._stop_probe_timer(conn)
             STATS.upgrades += 1
             if self._on_upgrade is not None:
                 await self._call(self._on_upgrade, conn.sid)
@@ -458,6 +472,12 @@ class Engine:
 
     def begin_poll(self, conn: Connection) -> list[Packet] | asyncio.Future[None]:
         """Answer a GET now, or return a future that resolves when it can be answered."""
+        if conn.session.state is State.UPGRADING and conn.poll is None:
+            # The NOOPs that tell a client to stop polling while it upgrades go out at
+            # most every NOOP_INTERVAL (as Node), not as fast as a client asks for them.
+            conn.poll = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(NOOP_INTERVAL, conn.wake)
+            return conn.poll
         answer = conn.session.poll_answer()
         if answer is not None:
             self._after_poll(conn)
@@ -478,9 +498,32 @@ class Engine:
         if conn.session.state is State.CLOSED and conn.sid in self.connections:
             spawn(self._finalize(conn))
 
+    def begin_probe(self, conn: Connection, writer: WebsocketWriter) -> None:
+        """A websocket came to upgrade `conn`: it has UPGRADE_TIMEOUT to finish (Node: 10 s)."""
+        conn.probe = writer
+        self._stop_probe_timer(conn)
+        conn.probe_timer = asyncio.get_running_loop().call_later(
+            self.config.upgrade_timeout, self._probe_timed_out, conn, writer
+        )
+
+    def _probe_timed_out(self, conn: Connection, writer: WebsocketWriter) -> None:
+        conn.probe_timer = None
+        if conn.probe is writer:
+            logger.info("closing the upgrade websocket of %s: the upgrade timed out", conn.sid)
+            self.probe_closed(conn, writer)
+            conn.wake()  # the session goes on polling
+            spawn(_close_websocket(conn.sid, writer, None))
+
+    @staticmethod
+    def _stop_probe_timer(conn: Connection) -> None:
+        if conn.probe_timer is not None:
+            conn.probe_timer.cancel()
+            conn.probe_timer = None
+
     def probe_closed(self, conn: Connection, writer: WebsocketWriter) -> None:
         if conn.probe is writer:
             conn.probe = None
+            self._stop_probe_timer(conn)
             conn.session.abort_upgrade()
 
     # -- internals ---------------------------------------------------------------

@@ -85,6 +85,7 @@ class EngineConfig:
     max_backlog_packets: int = 10_000
     backlog_policy: str = DISCONNECT  # or DROP: refuse the message, keep the session
     max_payload_packets: int = 1_000  # packets per polling POST; 0: no limit
+    upgrade_timeout: float = 10.0  # seconds for a probing websocket to finish the upgrade
 
 
 class Session:

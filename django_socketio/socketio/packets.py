@@ -321,14 +321,32 @@ class Decoder:
     `PacketError` it is empty again, though the connection should be closed.
     """
 
-    __slots__ = ("_attachments", "_expected", "_pending", "max_attachments", "max_depth")
+    __slots__ = (
+        "_attachments",
+        "_expected",
+        "_pending",
+        "_size",
+        "max_attachment_bytes",
+        "max_attachments",
+        "max_depth",
+    )
 
-    def __init__(self, max_attachments: int = 10, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, max_attachments: int = 10, max_depth: int = MAX_DEPTH, max_attachment_bytes: int = 0
+    ) -> None:
         self.max_attachments = max_attachments
         self.max_depth = max_depth
+        #: Bytes the attachments of one packet may total (0: no limit).
+        self.max_attachment_bytes = max_attachment_bytes
         self._pending: Packet | None = None
         self._expected = 0
+        self._size = 0
         self._attachments: list[bytes] = []
+
+    @property
+    def waiting(self) -> bool:
+        """A binary packet is waiting for its attachments."""
+        return self._pending is not None
 
     def feed(self, data: str | bytes) -> Packet | None:
         """Decode one message: a complete packet, or None while attachments are due.
@@ -352,6 +370,12 @@ class Decoder:
         if isinstance(data, _BINARY_TYPES):
             if self._pending is None:
                 raise PacketError("binary message with no binary packet waiting for it")
+            self._size += len(data)
+            if self.max_attachment_bytes and self._size > self.max_attachment_bytes:
+                self._reset()
+                raise PacketError(
+                    f"attachments of one packet over {self.max_attachment_bytes} bytes"
+                )
             self._attachments.append(bytes(data))
             if len(self._attachments) < self._expected:
                 return None
@@ -365,6 +389,7 @@ class Decoder:
     def _reset(self) -> None:
         self._pending = None
         self._expected = 0
+        self._size = 0
         self._attachments = []
 
 
@@ -394,16 +419,19 @@ class Parser(Protocol):
 class JSONParser:
     """The default parser: JSON text, with bytes sent as separate attachments."""
 
-    __slots__ = ("max_attachments", "max_depth")
+    __slots__ = ("max_attachment_bytes", "max_attachments", "max_depth")
     name = "json"
 
-    def __init__(self, max_attachments: int = 10, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, max_attachments: int = 10, max_depth: int = MAX_DEPTH, max_attachment_bytes: int = 0
+    ) -> None:
         self.max_attachments = max_attachments
         self.max_depth = max_depth
+        self.max_attachment_bytes = max_attachment_bytes
 
     def encode(self, packet: Packet) -> list[str | bytes]:
         text, attachments = encode(packet)
         return [text, *attachments]
 
     def decoder(self) -> Decoder:
-        return Decoder(self.max_attachments, self.max_depth)
+        return Decoder(self.max_attachments, self.max_depth, self.max_attachment_bytes)

@@ -128,6 +128,7 @@ class Client:
     """One Engine.IO session seen from Socket.IO: its parser, decoder and sockets."""
 
     __slots__ = (
+        "attachment_timer",
         "connect_timer",
         "decoder",
         "eio_sid",
@@ -148,6 +149,7 @@ class Client:
         self.decoder: PacketDecoder | None = self.parser.decoder() if self.parser else None
         self.sockets: dict[str, Socket] = {}
         self.connect_timer: asyncio.TimerHandle | None = None
+        self.attachment_timer: asyncio.TimerHandle | None = None  # see on_message
         self.user: Any = None
         self.session: Any = None
 
@@ -1051,8 +1053,16 @@ class SocketIOServer:
             logger.info("closing connection %s: %s", sid, exc)
             await self._close_client(client, DisconnectReason.PARSE_ERROR)
             return
-        if packet is None:
-            return  # a binary packet waiting for its attachments
+        if packet is None:  # a binary packet waiting for its attachments
+            if client.attachment_timer is None:
+                # They must all arrive within PING_TIMEOUT of the packet's text.
+                client.attachment_timer = asyncio.get_running_loop().call_later(
+                    self.engine.config.ping_timeout, self._attachments_timed_out, client
+                )
+            return
+        if client.attachment_timer is not None:
+            client.attachment_timer.cancel()
+            client.attachment_timer = None
         ptype = packet.type
         socket = client.sockets.get(packet.namespace)
         # As Node's `Client.ondecoded`: a packet for a namespace this client has not
@@ -1216,11 +1226,23 @@ class SocketIOServer:
                 for observer in self.observers:
                     observer.socket_upgraded(socket)
 
+    def _attachments_timed_out(self, client: Client) -> None:
+        client.attachment_timer = None
+        if self.clients.get(client.eio_sid) is client and getattr(client.decoder, "waiting", False):
+            logger.info(
+                "closing connection %s: binary attachments still due after %s s",
+                client.eio_sid,
+                self.engine.config.ping_timeout,
+            )
+            self.spawn(self._close_client(client, DisconnectReason.PARSE_ERROR))
+
     async def on_disconnect(self, sid: str, reason: str) -> None:
         client = self.clients.pop(sid, None)
         if client is None:
             return
         if client.connect_timer is not None:
             client.connect_timer.cancel()
+        if client.attachment_timer is not None:
+            client.attachment_timer.cancel()
         for socket in list(client.sockets.values()):
             await socket.nsp.remove(socket, reason)

@@ -135,3 +135,41 @@ async def test_more_packets_than_max_payload_packets_in_one_post_get_400(servers
     response = await post(server, sid, SEP.join(["4a"] * 17))
     assert (response["status"], response["body"]) == (400, error(3, "Bad request"))
     assert server.echo.disconnected == [(sid, "parse error")]
+
+
+# -- the upgrade -----------------------------------------------------------------------
+
+
+async def probing(server, sid: str) -> WebsocketCommunicator:
+    probe = WebsocketCommunicator(server.ws, f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
+    connected, _ = await probe.connect()
+    assert connected
+    await probe.send_to(text_data="2probe")
+    assert await probe.receive_from() == "3probe"
+    return probe
+
+
+async def test_a_probe_that_never_upgrades_is_closed_after_upgrade_timeout(servers):
+    server = servers(UPGRADE_TIMEOUT=0.3)
+    sid = await handshake(server)
+    probe = await probing(server, sid)
+    message = await probe.receive_output(timeout=3)  # silence, then the server closes it
+    assert message["type"] == "websocket.close"
+    await probe.send_input({"type": "websocket.disconnect", "code": 1000})
+    await probe.wait()
+    assert server.echo.disconnected == []  # the session goes on, on polling
+    assert await server.engine.send(sid, "still polling")
+    assert (await poll(server, sid))["body"] == b"4still polling"
+
+
+async def test_polls_during_an_upgrade_get_noop_at_most_every_100_ms(server):
+    sid = await handshake(server)
+    probe = await probing(server, sid)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(5):
+        assert (await poll(server, sid))["body"] == b"6"
+    assert loop.time() - started >= 0.5
+    await probe.send_to(text_data="5")
+    await probe.send_input({"type": "websocket.disconnect", "code": 1000})
+    await probe.wait()

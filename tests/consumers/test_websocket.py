@@ -292,7 +292,7 @@ async def test_upgrade_keeps_queued_packets_in_order(server):
     assert await probe.receive_from() == "3probe"
     assert await answer(waiting) == b"6"  # the pending poll ends with a NOOP
 
-    # While upgrading, polls get NOOP at once and messages wait in the queue.
+    # While upgrading, polls get NOOP (after 100 ms) and messages wait in the queue.
     await server.engine.send(sid, "one")
     assert (await poll(server, sid))["body"] == b"6"
     assert (await post(server, sid, "4from polling"))["body"] == b"ok"  # still allowed

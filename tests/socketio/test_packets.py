@@ -605,3 +605,16 @@ def _decode_or_packet_error(frames: list[str | bytes]) -> None:
             assert packet.type in (T.CONNECT, T.DISCONNECT, T.EVENT, T.ACK, T.CONNECT_ERROR)
             frames_again = JSONParser().encode(packet)
             assert decode_all(*frames_again, max_attachments=len(frames_again)) == packet
+
+
+def test_the_attachments_of_one_packet_are_bounded_in_bytes():
+    decoder = Decoder(max_attachment_bytes=10)
+    assert (
+        decoder.feed('52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]')
+        is None
+    )
+    assert decoder.waiting
+    assert decoder.feed(b"x" * 6) is None
+    with pytest.raises(PacketError, match="over 10 bytes"):
+        decoder.feed(b"x" * 5)
+    assert not decoder.waiting  # empty again

@@ -1020,3 +1020,18 @@ def test_the_readme_outgoing_middleware_example_redacts_for_non_staff():
     packet = OutgoingPacket("profile", [{"name": "ann", "email": "a@example.com"}])
     redact(SimpleNamespace(user=SimpleNamespace(is_staff=True)), packet)
     assert packet.args == [{"name": "ann", "email": "a@example.com"}]
+
+
+async def test_a_binary_packet_whose_attachments_never_come_closes_the_connection(sio):
+    """F13: a pending packet is held at most PING_TIMEOUT (0.2 s in the test settings)."""
+    from channels.testing import WebsocketCommunicator
+
+    sio.register(Chat)
+    comm = WebsocketCommunicator(sio.application, "/socket.io/?EIO=4&transport=websocket")
+    assert (await comm.connect())[0]
+    assert (await comm.receive_from())[0] == "0"
+    await comm.send_to(text_data="40")
+    assert (await comm.receive_from()).startswith("40")
+    await comm.send_to(text_data='451-["say",{"_placeholder":true,"num":0}]')
+    await eventually(lambda: sio.handler().reasons == ["parse error"], timeout=2)
+    await comm.disconnect()

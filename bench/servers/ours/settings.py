@@ -48,3 +48,20 @@ if os.environ.get("BENCH_ADMIN_UI") == "1":
     # Instrumentation as an operator leaves it on: the Admin UI in production mode
     # (server_stats every 2 s; bench/instrumentation-cost measures its cost).
     SOCKETIO["ADMIN_UI"] = {"AUTH": False, "MODE": "production"}
+
+if os.environ.get("BENCH_MAX_BACKLOG_BYTES"):
+    # bench/slow_consumer.py: a limit a stalled client reaches within the run.
+    SOCKETIO["MAX_BACKLOG_BYTES"] = int(os.environ["BENCH_MAX_BACKLOG_BYTES"])
+
+if os.environ.get("BENCH_LOG_ENGINE") == "1":
+    # bench/slow_consumer.py and bench/soak.py read the engine's INFO lines (with the
+    # time) to see when a slow consumer was dropped.
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"t": {"format": "%(created).3f %(name)s %(message)s"}},
+        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "t"}},
+        "loggers": {
+            "django_socketio.engineio": {"handlers": ["err"], "level": "INFO", "propagate": False}
+        },
+    }
