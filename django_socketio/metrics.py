@@ -40,6 +40,10 @@ _COUNTERS = (
     ("upgrades", "Connections upgraded from polling to websocket."),
     ("socket_connects", "Namespace sockets connected."),
     ("broadcasts", "Broadcasts sent (once each, whatever the recipients)."),
+    (
+        "messages_dropped",
+        "Messages not sent to a client that had not read enough (volatile, or policy drop).",
+    ),
     ("ack_timeouts", "Acknowledgements the server waited for in vain."),
     ("handler_errors", "Connect, event, disconnect and ack handlers that raised."),
 )

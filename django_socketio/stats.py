@@ -58,6 +58,7 @@ class Stats:
         "disconnects",
         "handler_errors",
         "handler_latency",
+        "messages_dropped",
         "packets_in_polling",
         "packets_in_websocket",
         "packets_out_polling",
@@ -85,6 +86,7 @@ class Stats:
         self.bytes_out_polling = 0
         self.bytes_out_websocket = 0
         self.broadcasts = 0  # emits to rooms or namespaces (counted once, not per recipient)
+        self.messages_dropped = 0  # not sent to a client behind: volatile, or BACKLOG_POLICY drop
         self.ack_timeouts = 0  # acks the server waited for in vain
         self.handler_errors = 0  # connect/event/disconnect handlers that raised
         self.handler_latency = Histogram()  # seconds per event handler call
@@ -115,6 +117,7 @@ class Stats:
             "bytes_in": {"polling": self.bytes_in_polling, "websocket": self.bytes_in_websocket},
             "bytes_out": {"polling": self.bytes_out_polling, "websocket": self.bytes_out_websocket},
             "broadcasts": self.broadcasts,
+            "messages_dropped": self.messages_dropped,
             "ack_timeouts": self.ack_timeouts,
             "handler_errors": self.handler_errors,
             "handler_latency": {

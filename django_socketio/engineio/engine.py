@@ -345,7 +345,10 @@ class Engine:
         messages: Iterable[str | bytes],
     ) -> bool:
         session = conn.session
-        if session.closed or (volatile and not conn.idle):
+        if session.closed:
+            return False
+        if volatile and not conn.idle:
+            STATS.messages_dropped += 1
             return False
         verdict = session.admit(size, count, volatile)
         if verdict >= Verdict.DROPPED:
@@ -363,6 +366,7 @@ class Engine:
 
     def _refuse(self, conn: Connection, verdict: Verdict) -> bool:
         """Apply the backlog policy to a message the session did not take; always False."""
+        STATS.messages_dropped += 1
         if verdict is Verdict.FULL and self.config.backlog_policy == DISCONNECT:
             nbytes, npackets = conn.session.backlog()
             logger.info(

@@ -11,6 +11,8 @@ import logging
 
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 
+from django_socketio.stats import STATS
+
 from .helpers import SEP, error, handshake, http_scope, poll, post
 
 
@@ -62,7 +64,9 @@ async def test_with_the_drop_policy_the_message_is_refused_and_the_client_stays(
     sid = await handshake(server)
     for _ in range(10):
         assert await server.engine.send(sid, "x" * 99)
+    dropped = STATS.messages_dropped
     assert await server.engine.send(sid, "dropped") is False
+    assert STATS.messages_dropped == dropped + 1  # counted (io.stats(), /metrics)
     await asyncio.sleep(0)
     assert server.echo.disconnected == []
     packets = (await poll(server, sid))["body"].decode().split(SEP)
