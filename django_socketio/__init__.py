@@ -9,7 +9,13 @@ is an error to mypy, not an ``Any``.
 
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import AckTimeoutError, ConnectionRefused, RoomLimitExceeded
+from .exceptions import (
+    AckTimeoutError,
+    ConnectionRefused,
+    EmitError,
+    EncodeError,
+    RoomLimitExceeded,
+)
 from .socketio.namespace import Namespace, on
 
 __version__ = "0.1.0"
@@ -17,6 +23,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AckTimeoutError",
     "ConnectionRefused",
+    "EmitError",
+    "EncodeError",
     "Namespace",
     "RoomLimitExceeded",
     "Socket",

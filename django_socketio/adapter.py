@@ -36,6 +36,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from .exceptions import EmitError
 from .internode import (
     NAMESPACE_COMMANDS,
     NODE_QUESTIONS,
@@ -250,16 +251,33 @@ class ChannelLayerAdapter(Adapter):
         return not self._in_memory or bool(self.live_nodes())
 
     async def publish(
-        self, nsp: NamespaceProtocol, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
-    ) -> None:
+        self,
+        nsp: NamespaceProtocol,
+        frames: dict[str, list[str | bytes]],
+        opts: BroadcastOptions,
+        *,
+        strict: bool = False,
+    ) -> bool:
         if not self._worth_sending():
-            return
+            return False
         message = Broadcast(self.node_id, uuid.uuid4().hex, nsp.name, opts, frames).encode()
         targets = [group_name(nsp.name, room) for room in opts.rooms] or [group_name(nsp.name)]
+        sent = True
         async with _per_loop(self._publish_locks, asyncio.Lock):
             for group in targets:
-                await self._safe(self.layer.group_send(group, message))
+                if strict:
+                    try:
+                        async with _per_loop(self._op_slots, _op_slots):
+                            await self.layer.group_send(group, message)
+                    except Exception as exc:
+                        self.stats.errors += 1
+                        raise EmitError(
+                            f"the channel layer failed ({type(exc).__name__}: {exc})"
+                        ) from exc
+                else:
+                    sent = await self._safe(self.layer.group_send(group, message)) and sent
         self.stats.sent += 1
+        return sent
 
     async def broadcast_with_ack(
         self,

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "CONNECTIONS_PER_MINUTE": None,  # new connections per client address per minute
     "CLIENT_ADDRESS_HEADER": None,  # header your proxy sets with the client address
     "PARSER": "json",  # "json", "msgpack", or "auto" (each session's first message tells)
+    # dotted path of a json.JSONEncoder subclass; its default() writes other types
+    "JSON_ENCODER": "django.core.serializers.json.DjangoJSONEncoder",
     # Several processes
     "CHANNEL_LAYER": "default",  # alias in CHANNEL_LAYERS; None: this process only
     "NODE_HEARTBEAT_INTERVAL": 5.0,  # seconds between a node's heartbeats
@@ -95,6 +97,7 @@ class Settings:
     max_depth: int
     inbound: InboundLimits
     parser: str
+    json_encoder: str
     channel_layer: str | None
     node_heartbeat_interval: float
     node_timeout: float
@@ -168,6 +171,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             max_rooms=_optional(int, raw["MAX_ROOMS_PER_SOCKET"]),
         ),
         parser=str(raw["PARSER"]),
+        json_encoder=str(raw["JSON_ENCODER"]),
         channel_layer=raw["CHANNEL_LAYER"],
         node_heartbeat_interval=float(raw["NODE_HEARTBEAT_INTERVAL"]),
         node_timeout=float(raw["NODE_TIMEOUT"]),

@@ -125,3 +125,15 @@ class AckTimeoutError(TimeoutError):
     def __init__(self, message: str, responses: list[Any] | None = None) -> None:
         super().__init__(message)
         self.responses = responses if responses is not None else []
+
+
+class EncodeError(TypeError):
+    """Arguments of an emit or an ack that the JSON encoder cannot write; names the event."""
+
+
+class EmitError(Exception):
+    """An emit that could reach no process: nothing was sent. The message says why.
+
+    Raised outside the server (a management command, a WSGI view, a worker) when there
+    is no channel layer shared with the server processes, or the layer failed.
+    """

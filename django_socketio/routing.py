@@ -34,6 +34,14 @@ def project_engine() -> Engine:
     return io.engine
 
 
+def _serving(engine: Engine | None) -> None:
+    """This process builds the endpoint of the project's `io`: emits here reach clients."""
+    if engine is None:
+        from .server import io
+
+        io.serving = True
+
+
 def _pattern(path: str | None) -> str:
     path = (path if path is not None else get_settings().path).strip("/")
     return rf"^{re.escape(path)}/?$"
@@ -43,6 +51,7 @@ def http_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """Long-polling at ``/<path>/`` (default: ``SOCKETIO["PATH"]``, ``socket.io``)."""
+    _serving(engine)
     return [
         re_path(
             _pattern(path),
@@ -55,6 +64,7 @@ def websocket_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """The websocket transport at ``/<path>/``."""
+    _serving(engine)
     return [
         re_path(
             _pattern(path),
@@ -88,6 +98,7 @@ class SocketIOApplication:
         self.websocket_fallback = websocket_fallback
         self.polling = PollingConsumer(engine=engine or project_engine, settings=settings)
         self.websocket = WebsocketConsumer(engine=engine or project_engine, settings=settings)
+        _serving(engine)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = scope["type"]

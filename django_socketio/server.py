@@ -8,18 +8,22 @@ session read once per connection from the handshake's cookies.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
 
 from . import live
 from .conf import get_settings
 from .socketio.adapter import Adapter
+from .socketio.packets import JSONParser
 from .socketio.server import Client, SocketIOServer
 
 logger = logging.getLogger("django_socketio")
+T = TypeVar("T")
 
 
 class DjangoSocketIOServer(SocketIOServer):
@@ -30,6 +34,7 @@ class DjangoSocketIOServer(SocketIOServer):
         self.engine_config = settings.engine
         self.connect_timeout = settings.connect_timeout
         self.use_parser(settings.parser)
+        default = json_default(settings.json_encoder)
         for parser in self.parsers.values():
             parser.max_attachments = settings.max_attachments
             if hasattr(parser, "max_depth"):
@@ -38,6 +43,8 @@ class DjangoSocketIOServer(SocketIOServer):
                 # A binary packet, attachments included, is at most MAX_PAYLOAD bytes on
                 # either transport (a polling POST carries it whole).
                 parser.max_attachment_bytes = settings.engine.max_payload
+            if isinstance(parser, JSONParser):
+                parser.default = default
         self.inbound = settings.inbound
         live.install(self)
         if settings.admin_ui is not None and self.admin_ui is None:
@@ -88,6 +95,69 @@ class DjangoSocketIOServer(SocketIOServer):
 
     async def authenticate(self, client: Client) -> None:
         client.user, client.session = await _user_and_session(client.scope)
+
+    def run_from_thread(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Through asgiref, so that sync code our coroutine calls in turn (a sync
+        ``on_disconnect`` after ``socket.disconnect()`` in a sync handler) runs in this
+        same thread instead of waiting for it: the thread-sensitive worker is blocked
+        right here. Inside a sync handler or a sync view, asgiref runs the coroutine on
+        the server's loop; from any other thread, we hop there ourselves."""
+        from asgiref.sync import async_to_sync
+
+        async def run() -> T:
+            loop = self.loop
+            if loop is None or loop is asyncio.get_running_loop() or not loop.is_running():
+                return await coro
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+        return async_to_sync(run)()
+
+    def unreachable_reason(self) -> str:
+        settings = get_settings()
+        alias = settings.channel_layer
+        if alias is None:
+            return (
+                "this process serves no Socket.IO clients, and SOCKETIO['CHANNEL_LAYER'] is "
+                "None (this process only). Set it to a CHANNEL_LAYERS alias shared with the "
+                "server processes (channels_redis)."
+            )
+        layers = _channel_layers()
+        if alias not in layers:
+            where = (
+                f"CHANNEL_LAYERS has no {alias!r} (it has {', '.join(map(repr, layers))})"
+                if layers
+                else "CHANNEL_LAYERS is not set"
+            )
+            return (
+                f"this process serves no Socket.IO clients, and {where}. Configure a channel "
+                "layer shared with the server processes (channels_redis) under the alias "
+                f"SOCKETIO['CHANNEL_LAYER'] names ({alias!r})."
+            )
+        return (
+            f"this process serves no Socket.IO clients, and channel layer {alias!r} reaches "
+            "no other process (the in-memory layer only reaches its own). Use channels_redis."
+        )
+
+
+def _channel_layers() -> dict[str, Any]:
+    from django.conf import settings
+
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    return layers if isinstance(layers, dict) else {}
+
+
+def json_default(dotted_path: str) -> Callable[[Any], Any]:
+    """The `default` method of the SOCKETIO["JSON_ENCODER"] class: what JSON cannot write."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    try:
+        encoder = import_string(dotted_path)
+        if not (isinstance(encoder, type) and issubclass(encoder, json.JSONEncoder)):
+            raise TypeError(f"{encoder!r} is not a json.JSONEncoder subclass")
+        return encoder().default
+    except (ImportError, TypeError) as exc:
+        raise ImproperlyConfigured(f"SOCKETIO['JSON_ENCODER']: {exc}") from exc
 
 
 async def _user_and_session(scope: dict[str, Any]) -> tuple[Any, Any]:

@@ -8,6 +8,7 @@ the same interface on a Channels layer, so rooms and broadcasts span processes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,21 @@ class Adapter:
         """The last local socket left these rooms."""
 
     async def publish(
-        self, nsp: NamespaceProtocol, frames: dict[str, list[str | bytes]], opts: BroadcastOptions
-    ) -> None:
+        self,
+        nsp: NamespaceProtocol,
+        frames: dict[str, list[str | bytes]],
+        opts: BroadcastOptions,
+        *,
+        strict: bool = False,
+    ) -> bool:
         """Deliver an encoded broadcast to the matching sockets on the other nodes.
 
         `frames` holds the packet encoded by each parser in use (name -> messages).
+        True if it was handed to them, False if there is no one to hand it to (or,
+        unless `strict`, the transport failed: logged). With `strict` a failure raises
+        `EmitError`: the caller has no clients of its own, so it must hear of it.
         """
+        return False
 
     async def broadcast_with_ack(
         self,
@@ -77,14 +87,16 @@ class RemoteSocket:
     handshake: dict[str, Any]
     nsp: ServerNamespace = field(repr=False, compare=False)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        await self.nsp.to(self.id).emit(event, *args)
+    # Awaitable, or run at once from sync code, like the operators they use.
 
-    async def join(self, rooms: str | list[str]) -> None:
-        await self.nsp.in_(self.id).sockets_join(rooms)
+    def emit(self, event: str, *args: Any) -> Awaitable[None]:
+        return self.nsp.to(self.id).emit(event, *args)
 
-    async def leave(self, room: str) -> None:
-        await self.nsp.in_(self.id).sockets_leave(room)
+    def join(self, rooms: str | list[str]) -> Awaitable[None]:
+        return self.nsp.in_(self.id).sockets_join(rooms)
 
-    async def disconnect(self, close: bool = False) -> None:
-        await self.nsp.in_(self.id).disconnect_sockets(close)
+    def leave(self, room: str) -> Awaitable[None]:
+        return self.nsp.in_(self.id).sockets_leave(room)
+
+    def disconnect(self, close: bool = False) -> Awaitable[None]:
+        return self.nsp.in_(self.id).disconnect_sockets(close)

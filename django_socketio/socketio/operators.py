@@ -7,16 +7,22 @@ applied on every node.
 
 from __future__ import annotations
 
+from asyncio import _get_running_loop
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .adapter import RemoteSocket
+from .blocking import blocking_outside_loop
 from .rooms import BroadcastOptions
 
 if TYPE_CHECKING:
     from .server import ServerNamespace
     from .socket import Socket
+
+
+#: Operator actions run on the server's loop when called from sync code.
+_blocking = blocking_outside_loop(lambda operator: operator._nsp.server)
 
 
 def _rooms(room: str | Iterable[str]) -> frozenset[str]:
@@ -66,13 +72,16 @@ class BroadcastOperator:
     def options(self) -> BroadcastOptions:
         return self._opts
 
+    @_blocking
     async def emit(self, event: str, *args: Any) -> None:
         """Send `event` to every selected socket, once each."""
         await self._nsp.broadcast(event, args, self._opts)
 
+    @_blocking
     async def send(self, *args: Any) -> None:
         await self.emit("message", *args)
 
+    @_blocking
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Emit and gather every recipient's ack (a list) within `timeout(seconds)`.
 
@@ -80,6 +89,7 @@ class BroadcastOperator:
         """
         return await self._nsp.broadcast_with_ack(event, args, self._opts, self._timeout)
 
+    @_blocking
     async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         """The selected sockets on every node (remote ones as `RemoteSocket`)."""
         remote = await self._nsp.run_remote("fetch_sockets", self._opts, {})
@@ -98,17 +108,24 @@ class BroadcastOperator:
         )
         return found
 
+    @_blocking
     async def sockets_join(self, room: str | Iterable[str]) -> None:
         await self._nsp.run("sockets_join", self._opts, {"rooms": sorted(_rooms(room))})
 
+    @_blocking
     async def sockets_leave(self, room: str | Iterable[str]) -> None:
         await self._nsp.run("sockets_leave", self._opts, {"rooms": sorted(_rooms(room))})
 
+    @_blocking
     async def disconnect_sockets(self, close: bool = False) -> None:
         await self._nsp.run("disconnect_sockets", self._opts, {"close": close})
 
     def emit_sync(self, event: str, *args: Any) -> None:
-        """`emit` from sync code (a Django view, a signal, a task): no event loop needed."""
-        from asgiref.sync import async_to_sync
+        """`emit` from sync code (a Django view, a signal, a task), saying so in its name.
 
-        async_to_sync(self.emit)(event, *args)
+        The same as calling `emit` there. Raises `EmitError` when the event could reach
+        no process (see `ServerNamespace.broadcast`).
+        """
+        if _get_running_loop() is not None:
+            raise RuntimeError("emit_sync() was called on an event loop: await emit() instead")
+        self._nsp.server.run_from_thread(self._nsp.broadcast(event, args, self._opts))

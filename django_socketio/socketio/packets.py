@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import accumulate
@@ -128,31 +129,60 @@ class _BinaryFound(Exception):
     """Raised by the JSON encoder on the first bytes value: the packet goes out as binary."""
 
 
+JSONDefault = Callable[[Any], Any]
+"""What JSON cannot write, made writable (``json.JSONEncoder.default``), or TypeError."""
+
+Dumps = Callable[[Any], str]
+
+
 def _no_json_for(obj: Any) -> Any:
-    if isinstance(obj, _BINARY_TYPES):
-        raise _BinaryFound
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-_JSON_OPTIONS: dict[str, Any] = {
-    "separators": (",", ":"),
-    "allow_nan": False,
-    "default": _no_json_for,
-}
-_dumps = json.JSONEncoder(ensure_ascii=False, **_JSON_OPTIONS).encode
-_dumps_ascii = json.JSONEncoder(ensure_ascii=True, **_JSON_OPTIONS).encode
+def json_encoders(default: JSONDefault | None = None) -> tuple[Dumps, Dumps]:
+    """The two compact JSON writers (UTF-8 text, and ASCII-escaped) for `default`.
+
+    `default` is only called for values JSON has no form for (a datetime, a
+    Decimal): plain data never reaches Python code, so it costs nothing there.
+    Bytes never reach it either: they mean the packet goes out as binary.
+    """
+    fallback = default or _no_json_for
+
+    def no_json_for(obj: Any) -> Any:
+        if isinstance(obj, _BINARY_TYPES):
+            raise _BinaryFound
+        return fallback(obj)
+
+    options: dict[str, Any] = {
+        "separators": (",", ":"),
+        "allow_nan": False,
+        "default": no_json_for,
+    }
+    return (
+        json.JSONEncoder(ensure_ascii=False, **options).encode,
+        json.JSONEncoder(ensure_ascii=True, **options).encode,
+    )
+
+
+_PLAIN_ENCODERS = json_encoders()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def encode(packet: Packet) -> tuple[str, list[bytes]]:
+def encode(packet: Packet, default: JSONDefault | None = None) -> tuple[str, list[bytes]]:
     """Encode a packet as its text header and its binary attachments (often none).
 
     An EVENT or ACK whose data holds bytes, bytearray or memoryview values
     (at any depth, in lists, tuples or dict values) goes out as BINARY_EVENT or
-    BINARY_ACK; tuples are encoded as arrays. Raises ValueError for a packet
-    that breaks the protocol (bad namespace, id or data shape) and TypeError
-    for data that JSON cannot carry: these are the caller's bugs, not the peer's.
+    BINARY_ACK; tuples are encoded as arrays. Values JSON cannot write are
+    handed to `default` (``json.JSONEncoder.default``'s contract). Raises
+    ValueError for a packet that breaks the protocol (bad namespace, id or data
+    shape) and TypeError for data that JSON cannot carry: these are the
+    caller's bugs, not the peer's.
     """
+    return _encode(packet, _PLAIN_ENCODERS if default is None else json_encoders(default))
+
+
+def _encode(packet: Packet, encoders: tuple[Dumps, Dumps]) -> tuple[str, list[bytes]]:
     ptype = _TYPE_OF.get(packet.type)
     if ptype is None:
         raise ValueError(f"unknown packet type {packet.type!r}")
@@ -170,11 +200,14 @@ def encode(packet: Packet) -> tuple[str, list[bytes]]:
     # the data copied with placeholders and encoded again.
     attachments: list[bytes] = []
     try:
-        payload = "" if data is None else _json(data)
+        payload = "" if data is None else _json(data, encoders)
     except _BinaryFound:
         if ptype not in _TO_BINARY:
             raise TypeError(f"only EVENT and ACK data can hold bytes, not {ptype.name}") from None
-        payload = _json(_deconstruct(data, attachments))
+        try:
+            payload = _json(_deconstruct(data, attachments), encoders)
+        except _BinaryFound:
+            raise TypeError("the JSON encoder's default() returned bytes") from None
     if attachments:
         text = f"{_DIGIT[_TO_BINARY[ptype]]}{len(attachments)}-"
     else:
@@ -186,12 +219,12 @@ def encode(packet: Packet) -> tuple[str, list[bytes]]:
     return text + payload, attachments
 
 
-def _json(data: Any) -> str:
-    payload = _dumps(data)
+def _json(data: Any, encoders: tuple[Dumps, Dumps]) -> str:
+    payload = encoders[0](data)
     # A lone surrogate (a client may send one as "\ud800") cannot be written
     # as UTF-8; escaped, it is valid JSON that reads back the same.
     if not payload.isascii() and _SURROGATE.search(payload):
-        payload = _dumps_ascii(data)
+        payload = encoders[1](data)
     return payload
 
 
@@ -417,20 +450,39 @@ class Parser(Protocol):
 
 
 class JSONParser:
-    """The default parser: JSON text, with bytes sent as separate attachments."""
+    """The default parser: JSON text, with bytes sent as separate attachments.
 
-    __slots__ = ("max_attachment_bytes", "max_attachments", "max_depth")
+    `default` makes other types writable, like ``json.JSONEncoder.default``
+    (Django's server passes DjangoJSONEncoder's: datetimes, Decimals, UUIDs...).
+    """
+
     name = "json"
 
+    __slots__ = ("_default", "_encoders", "max_attachment_bytes", "max_attachments", "max_depth")
+
     def __init__(
-        self, max_attachments: int = 10, max_depth: int = MAX_DEPTH, max_attachment_bytes: int = 0
+        self,
+        max_attachments: int = 10,
+        max_depth: int = MAX_DEPTH,
+        max_attachment_bytes: int = 0,
+        default: JSONDefault | None = None,
     ) -> None:
         self.max_attachments = max_attachments
         self.max_depth = max_depth
         self.max_attachment_bytes = max_attachment_bytes
+        self.default = default
+
+    @property
+    def default(self) -> JSONDefault | None:
+        return self._default
+
+    @default.setter
+    def default(self, default: JSONDefault | None) -> None:
+        self._default = default
+        self._encoders = _PLAIN_ENCODERS if default is None else json_encoders(default)
 
     def encode(self, packet: Packet) -> list[str | bytes]:
-        text, attachments = encode(packet)
+        text, attachments = _encode(packet, self._encoders)
         return [text, *attachments]
 
     def decoder(self) -> Decoder:

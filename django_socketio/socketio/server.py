@@ -22,8 +22,8 @@ import os
 import re
 import socket as _socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from ..engineio.engine import Engine, EngineConfig, spawn
@@ -31,12 +31,15 @@ from ..engineio.session import Reason
 from ..exceptions import (
     AckTimeoutError,
     ConnectionRefused,
+    EmitError,
+    EncodeError,
     PacketError,
     RoomLimitExceeded,
     shorten,
 )
 from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
+from .blocking import blocking_outside_loop
 from .limits import DISCONNECT, InboundLimits, LimitCounters, Throttle
 from .msgpack_parser import MsgPackParser
 from .namespace import RESERVED_EVENTS, Namespace, check_event
@@ -62,8 +65,12 @@ FAILURE_LOG_BURST = 5
 FAILURE_LOG_INTERVAL = 10.0
 #: A limit's log line ("events dropped", "namespaces refused"...): once per interval.
 LIMIT_LOG_INTERVAL = 10.0
+T = TypeVar("T")
 
 Middleware = Callable[[Socket, Any], Awaitable[None] | None]
+
+#: Namespace actions run on the server's loop when called from sync code.
+_blocking = blocking_outside_loop(lambda nsp: nsp.server)
 
 
 RATE_LIMITED = "rate_limited"
@@ -285,35 +292,40 @@ class ServerNamespace:
     def timeout(self, seconds: float) -> BroadcastOperator:
         return BroadcastOperator(self).timeout(seconds)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send `event` to every socket of the namespace."""
-        await self.broadcast(event, args, BroadcastOptions())
+    # The actions below return the operator's awaitable, or its result when called
+    # from sync code (see `blocking`).
 
-    async def send(self, *args: Any) -> None:
-        await self.emit("message", *args)
+    def emit(self, event: str, *args: Any) -> Awaitable[None]:
+        """Send `event` to every socket of the namespace."""
+        return BroadcastOperator(self).emit(event, *args)
+
+    def send(self, *args: Any) -> Awaitable[None]:
+        return BroadcastOperator(self).emit("message", *args)
 
     def emit_sync(self, event: str, *args: Any) -> None:
         """`emit` from sync code: a Django view, a signal handler, a management command."""
         BroadcastOperator(self).emit_sync(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        return await BroadcastOperator(self).fetch_sockets()
+    def fetch_sockets(self) -> Awaitable[list[Socket | RemoteSocket]]:
+        return BroadcastOperator(self).fetch_sockets()
 
-    async def sockets_join(self, room: str | Iterable[str]) -> None:
-        await BroadcastOperator(self).sockets_join(room)
+    def sockets_join(self, room: str | Iterable[str]) -> Awaitable[None]:
+        return BroadcastOperator(self).sockets_join(room)
 
-    async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        await BroadcastOperator(self).sockets_leave(room)
+    def sockets_leave(self, room: str | Iterable[str]) -> Awaitable[None]:
+        return BroadcastOperator(self).sockets_leave(room)
 
-    async def disconnect_sockets(self, close: bool = False) -> None:
-        await BroadcastOperator(self).disconnect_sockets(close)
+    def disconnect_sockets(self, close: bool = False) -> Awaitable[None]:
+        return BroadcastOperator(self).disconnect_sockets(close)
 
+    @_blocking
     async def server_side_emit(self, event: str, *args: Any) -> None:
         """Send `event` to this namespace's handler on every other node."""
         await self.server.adapter.request(
             self, "server_side_emit", {"event": event, "args": list(args)}
         )
 
+    @_blocking
     async def server_side_emit_with_ack(
         self, event: str, *args: Any, timeout: float | None = None
     ) -> list[Any]:
@@ -330,15 +342,35 @@ class ServerNamespace:
         return [sockets[sid] for sid in list(self.rooms.recipients(opts)) if sid in sockets]
 
     async def broadcast(self, event: str, args: tuple[Any, ...], opts: BroadcastOptions) -> None:
+        """Encode once, write to the local recipients, publish to the other nodes.
+
+        Raises `EmitError` when the event could reach no process: this one serves no
+        clients (a management command, a WSGI process) and the channel layer is
+        missing, in memory, or failed. A serving process only logs a layer failure:
+        its own clients got the event.
+        """
         check_event(event)
         STATS.broadcasts += 1
         for observer in self.server.observers:
             observer.broadcast_sent(self, event, args, opts)
+        server = self.server
+        adapter = server.adapter  # first: setting up configures the parsers (outside a server)
         outgoing = Outgoing(Packet(PacketType.EVENT, self.name, [event, *args]))
-        await self.deliver(outgoing, opts, event, args)  # encoded once per parser
-        if not opts.local:
-            server = self.server
-            await server.adapter.publish(self, outgoing.encoded(server.parsers_in_use()), opts)
+        parsers = [server.parser] if opts.local else server.parsers_in_use()
+        try:
+            encoded = outgoing.encoded(parsers)  # once per parser; local recipients reuse it
+        except (TypeError, ValueError) as exc:
+            raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
+        await self.deliver(outgoing, opts, event, args)
+        serving = server.serving
+        try:
+            published = not opts.local and await adapter.publish(
+                self, encoded, opts, strict=not serving
+            )
+        except EmitError as exc:
+            raise EmitError(f"event {event!r} reached no one: {exc}") from exc.__cause__
+        if not published and not serving:
+            raise EmitError(f"event {event!r} reached no one: {server.unreachable_reason()}")
 
     async def deliver(
         self,
@@ -675,9 +707,17 @@ class ServerNamespace:
             ack_args = (
                 list(result) if isinstance(result, tuple) else [] if result is None else [result]
             )
-            await socket._send_frames(
-                socket.client.encode(Packet(PacketType.ACK, self.name, ack_args, packet.id))
-            )
+            try:
+                frames = socket.client.encode(
+                    Packet(PacketType.ACK, self.name, ack_args, packet.id)
+                )
+            except (TypeError, ValueError) as exc:
+                # The client gets no ack (as when the handler raises); its timeout fires.
+                logger.error(
+                    "cannot encode the ack of event %r in namespace %s: %s", event, self.name, exc
+                )
+                return
+            await socket._send_frames(frames)
 
     def _handler_failed(
         self, socket: Socket, event: str, args: list[Any], exc: Exception, in_handler: bool
@@ -777,6 +817,11 @@ class SocketIOServer:
             "server_stats": self._stats_request,
             "server_status": self._status_request,
         }
+        #: The event loop the server runs on; sync code's calls are run there.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: This process serves clients (its ASGI endpoint was built, or a client
+        #: connected), so an emit here reaches its own clients without any layer.
+        self.serving = False
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -827,6 +872,21 @@ class SocketIOServer:
 
     async def authenticate(self, client: Client) -> None:
         """Hook: set `client.user` and `client.session` from the handshake scope."""
+
+    def run_from_thread(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` for sync code (a thread with no event loop); block; return its result.
+
+        On the server's loop while it runs, since the sockets live there; otherwise
+        (no server in this process) on a new loop, which can only reach other processes.
+        """
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return asyncio.run(coro)
+
+    def unreachable_reason(self) -> str:
+        """Hook: why an emit from this process can reach no server process."""
+        return "this process serves no clients and has no other nodes to publish to"
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         spawn(coro)
@@ -994,34 +1054,35 @@ class SocketIOServer:
     def local(self) -> BroadcastOperator:
         return self.of("/").local
 
-    async def emit(self, event: str, *args: Any) -> None:
-        await self.of("/").emit(event, *args)
+    def emit(self, event: str, *args: Any) -> Awaitable[None]:
+        return self.of("/").emit(event, *args)
 
     def emit_sync(self, event: str, *args: Any) -> None:
         self.of("/").emit_sync(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
-        return await self.of("/").fetch_sockets()
+    def fetch_sockets(self) -> Awaitable[list[Socket | RemoteSocket]]:
+        return self.of("/").fetch_sockets()
 
-    async def sockets_join(self, room: str | Iterable[str]) -> None:
-        await self.of("/").sockets_join(room)
+    def sockets_join(self, room: str | Iterable[str]) -> Awaitable[None]:
+        return self.of("/").sockets_join(room)
 
-    async def sockets_leave(self, room: str | Iterable[str]) -> None:
-        await self.of("/").sockets_leave(room)
+    def sockets_leave(self, room: str | Iterable[str]) -> Awaitable[None]:
+        return self.of("/").sockets_leave(room)
 
-    async def disconnect_sockets(self, close: bool = False) -> None:
-        await self.of("/").disconnect_sockets(close)
+    def disconnect_sockets(self, close: bool = False) -> Awaitable[None]:
+        return self.of("/").disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
-        await self.of("/").server_side_emit(event, *args)
+    def server_side_emit(self, event: str, *args: Any) -> Awaitable[None]:
+        return self.of("/").server_side_emit(event, *args)
 
-    async def send(self, *args: Any) -> None:
-        await self.of("/").send(*args)
+    def send(self, *args: Any) -> Awaitable[None]:
+        return self.of("/").send(*args)
 
     # -- EngineHandler ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start talking to the other nodes (done before the first connection)."""
+        self.loop = asyncio.get_running_loop()
         if not self._adapter_started:
             self._adapter_started = True
             await self.adapter.start()
@@ -1029,6 +1090,8 @@ class SocketIOServer:
     async def on_connect(self, sid: str, scope: dict[str, Any]) -> None:
         if not self._adapter_started:
             await self.start()
+        self.serving = True
+        self.loop = asyncio.get_running_loop()
         client = self.clients[sid] = Client(self, sid, scope)
         loop = asyncio.get_running_loop()
         client.connect_timer = loop.call_later(

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AckTimeoutError
+from ..exceptions import AckTimeoutError, EncodeError
 from ..stats import STATS
+from .blocking import blocking_outside_loop
 from .limits import InboundState
 from .namespace import check_event
 from .packets import Packet, PacketType
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from .server import Client, ServerNamespace
 
 logger = logging.getLogger("django_socketio")
+
+#: Socket methods run on the server's loop when called from sync code.
+_blocking = blocking_outside_loop(lambda socket: socket.nsp.server)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,7 @@ class Socket:
 
     # -- sending -----------------------------------------------------------------
 
+    @_blocking
     async def emit(
         self, event: str, *args: Any, callback: Callable[..., Any] | None = None
     ) -> bool:
@@ -171,10 +176,12 @@ class Socket:
             self._acks.pop(ack_id, None)
         return sent
 
+    @_blocking
     async def send(self, *args: Any, callback: Callable[..., Any] | None = None) -> bool:
         """Emit the ``message`` event."""
         return await self.emit("message", *args, callback=callback)
 
+    @_blocking
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and wait for the client's ack; returns its argument (a tuple if several)."""
         return ack_value(
@@ -213,7 +220,13 @@ class Socket:
                 return False
             event, args = out.event, tuple(out.args)
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
-        if not await self._send_frames(self.client.encode(packet)):
+        try:
+            frames = self.client.encode(packet)
+        except (TypeError, ValueError) as exc:
+            if ack_id is not None:
+                self._acks.pop(ack_id, None)
+            raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
+        if not await self._send_frames(frames):
             return False
         for observer in self.nsp.server.observers:
             observer.event_sent(self, event, args)
@@ -270,9 +283,11 @@ class Socket:
 
     # -- rooms -------------------------------------------------------------------
 
+    @_blocking
     async def join(self, rooms: str | Iterable[str]) -> None:
         await self.nsp.join(self.id, [rooms] if isinstance(rooms, str) else list(rooms))
 
+    @_blocking
     async def leave(self, room: str) -> None:
         await self.nsp.leave(self.id, [room])
 
@@ -314,6 +329,7 @@ class Socket:
 
     # -- closing -----------------------------------------------------------------
 
+    @_blocking
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect from this namespace; with `close`, close the whole connection."""
         if not self.connected and self._pending is None:
@@ -334,9 +350,11 @@ class TimedSocket:
         self.socket = socket
         self.seconds = seconds
 
+    @blocking_outside_loop(lambda timed: timed.socket.nsp.server)
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         return await self.socket.emit_with_ack(event, *args, timeout=self.seconds)
 
+    @blocking_outside_loop(lambda timed: timed.socket.nsp.server)
     async def emit(self, event: str, *args: Any, callback: Callable[..., Any]) -> None:
         """Node-style: ``callback(err, *ack_args)``; `err` is None, an AckTimeoutError, or a
         ConnectionError if the socket disconnected first."""

@@ -4,15 +4,23 @@
 namespace middleware); ``/dyn-<digits>`` is a dynamic namespace that says ``hello`` with
 its name; ``/ops`` has events for acks both ways, ack timeouts, binary data, rooms,
 server-side disconnects, and records every disconnect reason (`last-reasons` reads them).
+``/sync`` does the same with sync handlers only (no ``await`` anywhere: the socket's and the
+server's methods run on the loop from the handler's worker thread), and answers ``types``
+with Django types (datetime, Decimal, UUID, a lazy string...) both as an emit and as its ack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import decimal
 import re
+import uuid
 from typing import Any
 
-from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, on
+from django.utils.functional import lazy
+
+from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, io, on
 from django_socketio.socketio.rooms import BroadcastOptions
 
 #: The latest disconnects of /ops: {"id": socket id, "reason": reason}; newest last.
@@ -145,3 +153,80 @@ class Flood(Namespace):
             {"id": socket.id, "reason": reason, "t": asyncio.get_running_loop().time()}
         )
         del FLOOD_REASONS[:-MAX_REASONS]
+
+
+#: Disconnect reasons /sync's sync on_disconnect saw: socket id -> reason.
+SYNC_REASONS: dict[str, str] = {}
+
+#: Django types and what DjangoJSONEncoder writes for them.
+DJANGO_TYPES = {
+    "when": datetime.datetime(2026, 12, 2, 16, 30, 5, 123456, tzinfo=datetime.UTC),
+    "day": datetime.date(2026, 12, 2),
+    "time": datetime.time(9, 30),
+    "took": datetime.timedelta(hours=1, seconds=2),
+    "amount": decimal.Decimal("1.10"),
+    "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "label": lazy(lambda: "lazy label", str)(),
+    "plain": [1, "two", None],
+}
+DJANGO_TYPES_JSON = {
+    "when": "2026-12-02T16:30:05.123Z",
+    "day": "2026-12-02",
+    "time": "09:30:00",
+    "took": "P0DT01H00M02S",
+    "amount": "1.10",
+    "id": "12345678-1234-5678-1234-567812345678",
+    "label": "lazy label",
+    "plain": [1, "two", None],
+}
+
+
+class Sync(Namespace):
+    """Sync handlers, as ORM code would write them: not one ``await``."""
+
+    namespace = "/sync"
+
+    def on_connect(self, socket, auth):
+        socket.emit("welcome", socket.id)  # held back until the client has its CONNECT
+
+    def on_join(self, socket, room):
+        socket.join(room)
+        return sorted(socket.rooms - {socket.id})
+
+    def on_leave(self, socket, room):
+        socket.leave(room)
+        return sorted(socket.rooms - {socket.id})
+
+    @on("to-room")
+    def to_room(self, socket, room, *args):
+        socket.to(room).emit("room-message", *args)
+        return True
+
+    def on_everyone(self, socket, *args):
+        io.of("/sync").emit("everyone", *args)
+        return True
+
+    def on_ask(self, socket, *args):
+        """Ask the client `question`; this worker thread waits for its answer."""
+        return socket.timeout(5).emit_with_ack("question", *args)
+
+    def on_kick(self, socket):
+        socket.disconnect()  # on_disconnect (sync, the same worker thread) runs meanwhile
+        return "never sent: the socket is gone"
+
+    def on_disconnect(self, socket, reason):
+        SYNC_REASONS[socket.id] = reason
+
+    def on_reason(self, socket, sid):
+        return SYNC_REASONS.get(sid)
+
+    def on_types(self, socket):
+        socket.emit("types", DJANGO_TYPES)
+        return DJANGO_TYPES
+
+    def on_unencodable(self, socket):
+        return {"not json": object()}
+
+    @on("emit-unencodable")
+    def emit_unencodable(self, socket):
+        socket.emit("cannot-go", {"not json": object()})

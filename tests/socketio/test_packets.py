@@ -618,3 +618,52 @@ def test_the_attachments_of_one_packet_are_bounded_in_bytes():
     with pytest.raises(PacketError, match="over 10 bytes"):
         decoder.feed(b"x" * 5)
     assert not decoder.waiting  # empty again
+
+
+# --- what JSON cannot write: the `default` hook -------------------------------
+
+
+class Money:
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+
+def money_default(obj: object) -> object:
+    if isinstance(obj, Money):
+        return {"cents": obj.cents}
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def test_encode_hands_what_json_cannot_write_to_default() -> None:
+    packet = Packet(T.EVENT, data=["pay", Money(150), [Money(1)]])
+    assert encode(packet, money_default) == ('2["pay",{"cents":150},[{"cents":1}]]', [])
+    with pytest.raises(TypeError, match="Money"):
+        encode(packet)
+
+
+def test_default_never_sees_bytes_and_binary_packets_still_work() -> None:
+    seen: list[object] = []
+
+    def default(obj: object) -> object:
+        seen.append(obj)
+        return money_default(obj)
+
+    packet = Packet(T.EVENT, data=["pay", Money(2), b"\x01"], id=3)
+    assert encode(packet, default) == (
+        '51-3["pay",{"cents":2},{"_placeholder":true,"num":0}]',
+        [b"\x01"],
+    )
+    assert all(isinstance(obj, Money) for obj in seen)
+
+
+def test_a_default_that_returns_bytes_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="returned bytes"):
+        encode(Packet(T.EVENT, data=["e", Money(1)]), lambda obj: b"\x00")
+
+
+def test_json_parser_uses_its_default() -> None:
+    parser = JSONParser(default=money_default)
+    assert parser.encode(Packet(T.ACK, data=[Money(5)], id=1)) == ['31[{"cents":5}]']
+    parser.default = None
+    with pytest.raises(TypeError):
+        parser.encode(Packet(T.ACK, data=[Money(5)], id=1))

@@ -2,8 +2,9 @@
 
 Each ARG is parsed as JSON when it can be (``42``, ``'{"a": 1}'``), else kept as a
 string. The message travels through the channel layer, so it reaches clients on
-every server process sharing that layer (not with the in-memory layer, which
-only reaches the process it lives in).
+every server process sharing that layer. When it could reach no process (no
+``CHANNEL_LAYERS``, an alias in ``SOCKETIO["CHANNEL_LAYER"]`` that is not there, the
+in-memory layer, Redis down) the command says why and exits with status 1.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_socketio.exceptions import EmitError, EncodeError
 
 
 def _parse(value: str) -> Any:
@@ -39,6 +42,9 @@ class Command(BaseCommand):
         operator = io.of(options["namespace"]).except_(options["except_"])
         if options["to"]:
             operator = operator.to(options["to"])
-        operator.emit_sync(options["event"], *[_parse(a) for a in options["values"]])
+        try:
+            operator.emit_sync(options["event"], *[_parse(a) for a in options["values"]])
+        except (EmitError, EncodeError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
         target = ", ".join(options["to"]) or "everyone"
         self.stdout.write(f"emitted {options['event']!r} to {target} in {options['namespace']}")

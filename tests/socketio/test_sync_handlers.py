@@ -1,0 +1,126 @@
+"""Sync handlers act on the socket, seen from the client (`SocketIOCommunicator`).
+
+The ``/sync`` namespace of ``tests/sioapp/sockets.py`` has only sync handlers, with no
+``await`` anywhere: ``socket.emit``, ``join``, ``leave``, ``to(room).emit``,
+``emit_with_ack``, ``disconnect`` and ``io.of(...).emit`` called from the worker thread
+run on the server's loop. Before, each made a coroutine nobody awaited and did nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+
+import pytest
+
+from django_socketio import io
+from django_socketio.testing import Disconnected, SocketIOCommunicator
+from tests.sioapp.sockets import SYNC_REASONS
+
+
+@pytest.fixture(autouse=True)
+def _no_unawaited_coroutines():
+    """Fail a test that left a coroutine of ours un-awaited (Python's RuntimeWarning)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+        gc.collect()
+    dropped = [str(w.message) for w in caught if "was never awaited" in str(w.message)]
+    assert dropped == []
+
+
+async def test_a_sync_connect_handler_emits():
+    async with SocketIOCommunicator(namespace="/sync") as client:
+        assert await client.connect() == (True, None)
+        event = await client.receive_event()
+        assert (event.event, event.args) == ("welcome", [client.sid])
+
+
+async def test_sync_handlers_join_leave_and_broadcast_to_a_room():
+    async with (
+        SocketIOCommunicator(namespace="/sync") as a,
+        SocketIOCommunicator(namespace="/sync") as b,
+        SocketIOCommunicator(namespace="/sync") as c,
+    ):
+        for client in (a, b, c):
+            assert (await client.connect())[0]
+            assert (await client.receive_event()).event == "welcome"
+        assert await a.emit_with_ack("join", "r1") == [["r1"]]
+        assert await b.emit_with_ack("join", "r1") == [["r1"]]
+        assert await b.emit_with_ack("join", "r2") == [["r1", "r2"]]
+        assert await a.emit_with_ack("to-room", "r1", "hi", {"n": 1}) == [True]
+        event = await b.receive_event()
+        assert (event.event, event.args) == ("room-message", ["hi", {"n": 1}])
+        assert await a.receive_nothing() and await c.receive_nothing()
+
+        assert await b.emit_with_ack("leave", "r1") == [["r2"]]
+        assert await a.emit_with_ack("to-room", "r1", "again") == [True]
+        assert await b.receive_nothing()
+
+
+async def test_a_sync_handler_emits_through_io():
+    async with (
+        SocketIOCommunicator(namespace="/sync") as a,
+        SocketIOCommunicator(namespace="/sync") as b,
+    ):
+        for client in (a, b):
+            assert (await client.connect())[0]
+            await client.receive_event()
+        assert await a.emit_with_ack("everyone", 1, "two") == [True]
+        for client in (a, b):
+            event = await client.receive_event()
+            assert (event.event, event.args) == ("everyone", [1, "two"])
+
+
+async def test_a_sync_handler_waits_for_the_clients_ack():
+    async with SocketIOCommunicator(namespace="/sync") as client:
+        assert (await client.connect())[0]
+        await client.receive_event()
+        await client.emit("ask", "what?")
+        asked = await client.receive_event()
+        assert (asked.event, asked.args, asked.wants_ack) == ("question", ["what?"], True)
+        acked = asyncio.ensure_future(client.emit_with_ack("ask", "again"))
+        await asked.ack("an answer", 42)
+        # the first `ask` got its answer; the second is still waiting for its own
+        second = await client.receive_event()
+        assert second.args == ["again"]
+        await second.ack("second answer")
+        assert await acked == ["second answer"]  # one ack argument: the value itself
+
+
+async def test_a_sync_handler_disconnects_its_socket_and_a_sync_on_disconnect_runs():
+    """disconnect() in a sync handler runs the sync on_disconnect in the same worker
+    thread, which is blocked in that call: it must not wait for itself."""
+    async with SocketIOCommunicator(namespace="/sync") as client:
+        assert (await client.connect())[0]
+        await client.receive_event()
+        sid = client.sid
+        await client.emit("kick")
+        with pytest.raises(Disconnected):
+            await client.receive_event()
+        assert client.disconnect_reason == "io server disconnect"
+    assert SYNC_REASONS[sid] == "server namespace disconnect"
+
+
+def test_the_api_called_from_a_plain_thread_runs_on_the_servers_loop():
+    """Not a handler: any thread of a serving process (what a sync view is)."""
+
+    async def scenario():
+        async with SocketIOCommunicator(namespace="/sync") as client:
+            assert (await client.connect())[0]
+            await client.receive_event()
+            await asyncio.to_thread(io.of("/sync").emit, "from-a-thread", 1)
+            event = await client.receive_event()
+            assert (event.event, event.args) == ("from-a-thread", [1])
+            sockets = await asyncio.to_thread(io.of("/sync").fetch_sockets)
+            assert [s.id for s in sockets] == [client.sid]
+            await asyncio.to_thread(io.of("/sync").emit_sync, "sync", 2)
+            assert (await client.receive_event()).args == [2]
+
+    asyncio.run(scenario())
+
+
+async def test_emit_sync_on_the_loop_says_to_await_emit():
+    with pytest.raises(RuntimeError, match="await emit"):
+        io.of("/sync").emit_sync("x")
