@@ -157,6 +157,28 @@ def _cookie(value: Any) -> str | None:
     return None
 
 
+def _optional_bool(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return f"must be None (the default), True or False, not {value!r}"
+
+
+def _json_encoder(value: Any) -> str | None:
+    import json
+
+    from django.utils.module_loading import import_string
+
+    if not isinstance(value, str):
+        return f"must be the dotted path of a json.JSONEncoder subclass, not {value!r}"
+    try:
+        encoder = import_string(value)
+    except ImportError as exc:
+        return f"cannot be imported ({exc})"
+    if not (isinstance(encoder, type) and issubclass(encoder, json.JSONEncoder)):
+        return f"must name a json.JSONEncoder subclass, not {encoder!r}"
+    return None
+
+
 def _admin_ui(value: Any) -> str | None:
     from .admin_ui import setting_problem
 
@@ -219,6 +241,12 @@ HEADER = Rule(
     hint="Name the header your own proxy sets; clients can send any header themselves.",
 )
 ADMIN_UI = Rule(_admin_ui, ID + "E040", hint="See 'The Admin UI' in the README.")
+OPTIONAL_BOOL = Rule(_optional_bool, ID + "E014")
+JSON_ENCODER = Rule(
+    _json_encoder,
+    ID + "E015",
+    hint="The default is 'django.core.serializers.json.DjangoJSONEncoder'.",
+)
 PARSER = Rule(_parser, ID + "E012", hint="See 'The MessagePack parser' in the README.")
 
 
@@ -238,11 +266,12 @@ RULES: dict[str, Rule] = {
     "PATH": PATH,
     "TRANSPORTS": TRANSPORTS,
     "CORS_ALLOWED_ORIGINS": ORIGINS,
-    "CORS_CREDENTIALS": BOOL,
+    "CORS_CREDENTIALS": OPTIONAL_BOOL,
     "COOKIE": COOKIE,
     "CONNECT_TIMEOUT": SECONDS,
     "MAX_ATTACHMENTS": POSITIVE_INT,
     "MAX_DEPTH": POSITIVE_INT,
+    "JSON_ENCODER": JSON_ENCODER,
     "EVENTS_PER_SECOND": OPTIONAL_RATE,
     "EVENTS_BURST": OPTIONAL_COUNT,
     "MAX_HANDLERS_IN_FLIGHT": OPTIONAL_COUNT,
@@ -451,6 +480,48 @@ def check_namespaces(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             id=ID + "W004",
         )
     ]
+
+
+@register(Tags.security)
+def check_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """ALLOWED_HOSTS ``"*"`` with no listed origins lets any site's page in."""
+    raw = _raw()
+    origins = raw.get("CORS_ALLOWED_ORIGINS") if isinstance(raw, dict) else None
+    if "*" in settings.ALLOWED_HOSTS and not origins:
+        return [
+            Warning(
+                "ALLOWED_HOSTS contains '*' and SOCKETIO['CORS_ALLOWED_ORIGINS'] lists no "
+                "origins, so a page on any site may open a Socket.IO connection as the "
+                "logged-in user.",
+                hint="List the origins of your pages in SOCKETIO['CORS_ALLOWED_ORIGINS'] "
+                "(e.g. ['https://www.example.com']); then only they, and same-origin pages, "
+                "are allowed.",
+                id=ID + "W020",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_cors_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``"*"`` with credentials explicitly on: any site acts as the logged-in user."""
+    raw = _raw()
+    if not isinstance(raw, dict):
+        return []
+    origins = raw.get("CORS_ALLOWED_ORIGINS", ())
+    star = origins == "*" or (isinstance(origins, (list, tuple, set, frozenset)) and "*" in origins)
+    if star and raw.get("CORS_CREDENTIALS") is True:
+        return [
+            Warning(
+                "SOCKETIO['CORS_ALLOWED_ORIGINS'] is '*' and SOCKETIO['CORS_CREDENTIALS'] is "
+                "True: any site's page may use the Socket.IO connection of a logged-in user "
+                "(with SameSite=None session cookies, or from a sibling subdomain).",
+                hint="List your pages' origins instead of '*', or remove CORS_CREDENTIALS: "
+                "'*' alone sends 'Access-Control-Allow-Origin: *' and ignores cookies.",
+                id=ID + "W021",
+            )
+        ]
+    return []
 
 
 def first_error(raw: Mapping[str, Any]) -> str | None:

@@ -29,8 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAYLOAD": 1_000_000,  # bytes per polling POST or websocket message
     "PATH": "socket.io",  # URL path, without slashes
     "TRANSPORTS": ("polling", "websocket"),
-    "CORS_ALLOWED_ORIGINS": (),  # extra origins ("https://app.example.com") or "*"
-    "CORS_CREDENTIALS": True,  # Access-Control-Allow-Credentials for allowed origins
+    "CORS_ALLOWED_ORIGINS": (),  # cross-origin pages ("https://app.example.com") or "*"
+    # Access-Control-Allow-Credentials for allowed origins; None: yes, but not to an
+    # origin let in by "*" alone (True explicitly: reflect credentials to any origin)
+    "CORS_CREDENTIALS": None,
     "COOKIE": None,  # None, a cookie name, or a dict: name, path, httponly, samesite, secure
     "MAX_BACKLOG_BYTES": 8 * 1024 * 1024,  # sent to a client and not yet read by it
     "MAX_BACKLOG_PACKETS": 10_000,  # the same, in packets
@@ -72,15 +74,18 @@ class Cookie:
     path: str = "/"
     httponly: bool = True
     samesite: str = "Lax"
-    secure: bool = False
+    secure: bool | None = None  # None: on https requests, or with SESSION_COOKIE_SECURE
 
-    def header(self, sid: str) -> bytes:
+    def header(self, sid: str, https: bool = False) -> bytes:
         parts = [f"{self.name}={sid}", f"Path={self.path}"]
         if self.httponly:
             parts.append("HttpOnly")
         if self.samesite:
             parts.append(f"SameSite={self.samesite}")
-        if self.secure:
+        secure = self.secure
+        if secure is None:
+            secure = https or bool(getattr(django_settings, "SESSION_COOKIE_SECURE", False))
+        if secure:
             parts.append("Secure")
         return "; ".join(parts).encode("latin-1")
 
@@ -90,7 +95,7 @@ class Settings:
     engine: EngineConfig
     path: str
     cors_allowed_origins: tuple[str, ...]
-    cors_credentials: bool
+    cors_credentials: bool | None
     cookie: Cookie | None
     connect_timeout: float
     max_attachments: int
@@ -155,7 +160,9 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         ),
         path=str(raw["PATH"]).strip("/"),
         cors_allowed_origins=tuple(o.rstrip("/") for o in origins),
-        cors_credentials=bool(raw["CORS_CREDENTIALS"]),
+        cors_credentials=(
+            None if raw["CORS_CREDENTIALS"] is None else bool(raw["CORS_CREDENTIALS"])
+        ),
         cookie=cookie,
         connect_timeout=float(raw["CONNECT_TIMEOUT"]),
         max_attachments=int(raw["MAX_ATTACHMENTS"]),

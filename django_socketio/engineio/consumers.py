@@ -22,7 +22,7 @@ from channels.consumer import AsyncConsumer
 
 from ..conf import Settings, get_settings
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
-from ..origins import cors_headers, origin_allowed
+from ..origins import admit, request_is_secure, without_credentials
 from ..stats import STATS, text_size
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
@@ -83,11 +83,12 @@ class PollingConsumer(EngineIOConsumer):
         if scope["type"] != "http":
             raise ValueError("PollingConsumer serves HTTP only")
         settings = self.get_settings()
-        origin = _header(scope, b"origin")
-        cors = cors_headers(origin, settings)
+        cors: list[tuple[bytes, bytes]] = []
         try:
-            if not origin_allowed(origin, _header(scope, b"host"), settings):
-                raise EngineIOError(ErrorCode.FORBIDDEN)
+            admission = admit(scope, settings)
+            cors = admission.cors
+            if not admission.credentials:
+                scope = without_credentials(scope)
             if scope["method"] == "OPTIONS" and cors:
                 await self._preflight(scope, send, cors)
                 return
@@ -108,7 +109,8 @@ class PollingConsumer(EngineIOConsumer):
             conn = await engine.open(POLLING, scope)
             extra = list(cors)
             if settings.cookie is not None:
-                extra.append((b"set-cookie", settings.cookie.header(conn.sid)))
+                cookie = settings.cookie.header(conn.sid, request_is_secure(scope))
+                extra.append((b"set-cookie", cookie))
             packets = engine.begin_poll(conn)
             assert isinstance(packets, list)  # the OPEN packet is queued
             await _respond_packets(send, packets, extra)
@@ -286,8 +288,8 @@ class WebsocketConsumer(EngineIOConsumer):
         settings = self.get_settings()
         engine = self.get_engine()
         try:
-            if not origin_allowed(_header(scope, b"origin"), _header(scope, b"host"), settings):
-                raise EngineIOError(ErrorCode.FORBIDDEN)
+            if not admit(scope, settings).credentials:
+                scope = without_credentials(scope)
             request = parse_request(
                 "GET", parse_query(scope["query_string"]), True, settings.engine.transports
             )

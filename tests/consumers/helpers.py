@@ -23,9 +23,11 @@ class Echo:
     connected: list[str] = field(default_factory=list)
     messages: list[tuple[str, str | bytes]] = field(default_factory=list)
     disconnected: list[tuple[str, str]] = field(default_factory=list)
+    scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     async def on_connect(self, sid: str, scope: dict[str, Any]) -> None:
         self.connected.append(sid)
+        self.scopes[sid] = scope
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
         self.messages.append((sid, data))
@@ -80,9 +82,11 @@ async def request(
     query: str,
     body: bytes = b"",
     headers: list[tuple[bytes, bytes]] | None = None,
+    scheme: str = "http",
 ) -> dict[str, Any]:
     """One complete HTTP request; returns status, headers (a dict) and body."""
     comm = HttpCommunicator(server.http, method, f"/engine.io/?{query}", body=body, headers=headers)
+    comm.scope["scheme"] = scheme
     response = await comm.get_response()
     await comm.wait()
     response["headers"] = header_dict(response["headers"])

@@ -641,13 +641,33 @@ async def test_cors_preflight_is_not_granted_to_an_unknown_origin(server, http):
         assert "Access-Control-Allow-Methods" not in response.headers
 
 
-async def test_same_origin_and_allowed_hosts_are_accepted_without_cors_headers(server, http):
+async def test_same_origin_and_allowed_hosts_origins_get_the_cors_headers_they_need(server, http):
+    """Any port of an ALLOWED_HOSTS host (a Vite dev server) may read the answers."""
     port = server.url.rsplit(":", 1)[1]
-    for origin in (server.url, f"http://localhost:{port}", "https://localhost"):
+    for origin in (
+        server.url,
+        f"http://localhost:{port}",
+        "https://localhost",
+        "http://localhost:5173",
+    ):
         async with http.get(polling_url(server), headers={"Origin": origin}) as response:
             assert response.status == 200, origin
             assert (await response.text())[0] == "0"
-            assert "Access-Control-Allow-Origin" not in response.headers
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+            assert response.headers["Access-Control-Allow-Credentials"] == "true"
+            assert response.headers["Vary"] == "Origin"
+        ws, _ = await open_websocket(http, server, origin=origin)
+        await ws.close()
+
+
+async def test_dns_rebinding_is_refused_on_both_transports(server, http):
+    """F15: the attacker's host name for our address, with the page's matching Origin."""
+    headers = {"Host": "evil.example", "Origin": "http://evil.example"}
+    async with http.get(polling_url(server), headers=headers) as response:
+        assert response.status == 400
+        assert json.loads(await response.text()) == error(3)
+        assert "Access-Control-Allow-Origin" not in response.headers
+    await assert_ws_refused(http, websocket_url(server), headers=headers)
 
 
 async def test_websocket_from_a_foreign_origin_is_refused(server, http):

@@ -15,7 +15,7 @@ import pytest
 from channels.routing import URLRouter
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import AsyncClient
+from django.test import AsyncClient, override_settings
 
 from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, on, register
 from django_socketio.registry import AlreadyRegistered
@@ -405,6 +405,28 @@ async def test_socket_user_comes_from_the_session_cookie(sio):
     cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
     client = await sio.connected(headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
     assert (await client.receive_event()).args == ["grace", True]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_let_in_by_cors_star_alone_is_anonymous(sio):
+    """F7: "*" without the explicit CORS_CREDENTIALS opt-in ignores the cookies a browser
+    sends along (a websocket always carries them) and a user put in the scope."""
+    sio.register(WhoAmI)
+    user = await get_user_model().objects.acreate(username="grace")
+    browser = AsyncClient()
+    await browser.aforce_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    foreign = {"Origin": "https://elsewhere.example", "Cookie": cookie}
+    star = {**settings.SOCKETIO, "CORS_ALLOWED_ORIGINS": "*"}
+    with override_settings(SOCKETIO=star):
+        for kwargs in ({}, {"user": user}):
+            client = await sio.connected(headers=foreign, **kwargs)
+            assert (await client.receive_event()).args == ["", False]
+        client = await sio.connected(headers={"Cookie": cookie})  # no Origin: not a page
+        assert (await client.receive_event()).args == ["grace", True]
+    with override_settings(SOCKETIO={**star, "CORS_CREDENTIALS": True}):  # the opt-in
+        client = await sio.connected(headers=foreign)
+        assert (await client.receive_event()).args == ["grace", True]
 
 
 async def test_emits_from_on_connect_arrive_after_connect(sio):

@@ -100,7 +100,12 @@ async def test_a_sync_handler_disconnects_its_socket_and_a_sync_on_disconnect_ru
         with pytest.raises(Disconnected):
             await client.receive_event()
         assert client.disconnect_reason == "io server disconnect"
-    assert SYNC_REASONS[sid] == "server namespace disconnect"
+    # DISCONNECT is sent before on_disconnect runs: wait for the handler to finish
+    for _ in range(500):
+        if sid in SYNC_REASONS:
+            break
+        await asyncio.sleep(0.01)
+    assert SYNC_REASONS.get(sid) == "server namespace disconnect"
 
 
 def test_the_api_called_from_a_plain_thread_runs_on_the_servers_loop():
