@@ -50,24 +50,26 @@ def test_cors_credentials_must_be_none_or_a_bool():
     with override_settings(SOCKETIO={"CORS_CREDENTIALS": "yes"}):
         assert check_settings() == [
             Error(
-                "SOCKETIO['CORS_CREDENTIALS'] must be None (the default), True or False.",
-                id="django_socketio.E020",
+                "SOCKETIO['CORS_CREDENTIALS'] must be None (the default), True or False, "
+                "not 'yes'.",
+                id="django_socketio.E012",
             )
         ]
 
 
 def test_json_encoder_must_be_a_json_encoder_class():
-    def e021(problem: str) -> Error:
+    def e013(problem: str) -> Error:
         return Error(
-            "SOCKETIO['JSON_ENCODER'] must be the dotted path of a json.JSONEncoder subclass: "
-            f"{problem}.",
-            id="django_socketio.E021",
+            f"SOCKETIO['JSON_ENCODER'] {problem}.",
+            hint="The default is 'django.core.serializers.json.DjangoJSONEncoder'.",
+            id="django_socketio.E013",
         )
 
     with override_settings(SOCKETIO={"JSON_ENCODER": "json.JSONDecoder"}):
-        assert check_settings() == [e021("json.JSONDecoder is not a json.JSONEncoder subclass")]
+        assert check_settings() == [
+            e013("must name a json.JSONEncoder subclass, not <class 'json.decoder.JSONDecoder'>")
+        ]
     with override_settings(SOCKETIO={"JSON_ENCODER": "nowhere.Encoder"}):
-        assert check_settings() == [e021("No module named 'nowhere'")]
+        assert check_settings() == [e013("cannot be imported (No module named 'nowhere')")]
     with override_settings(SOCKETIO={"JSON_ENCODER": "json.JSONEncoder"}):
         assert check_settings() == []
-    assert check_settings() == []  # the default, DjangoJSONEncoder
