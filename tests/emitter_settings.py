@@ -1,7 +1,7 @@
 """Settings for emitting from outside the server, the way a management command runs.
 
 ``EMIT_LAYER``: ``none`` (no ``CHANNEL_LAYERS``, as ``startproject`` leaves it),
-``memory``, or a Redis URL. ``EMIT_ALIAS``: ``SOCKETIO["CHANNEL_LAYER"]``.
+``memory``, or a Redis URL. ``EMIT_ALIAS``: ``SOCKETIO["CHANNEL_LAYER"]`` (else unset).
 """
 
 import os
@@ -21,4 +21,5 @@ else:
             "CONFIG": {"hosts": [_layer]},
         }
     }
-SOCKETIO = {**SOCKETIO, "CHANNEL_LAYER": os.environ.get("EMIT_ALIAS", "default")}
+if "EMIT_ALIAS" in os.environ:
+    SOCKETIO = {**SOCKETIO, "CHANNEL_LAYER": os.environ["EMIT_ALIAS"]}

@@ -127,9 +127,9 @@ def test_bad_origins(value: Any, problem: str) -> None:
 
 
 def test_bool() -> None:
-    assert run({"CORS_CREDENTIALS": "no"}) == [
+    assert run({"EVENT_LIMIT_ERROR_ACK": "no"}) == [
         Error(
-            "SOCKETIO['CORS_CREDENTIALS'] must be True or False, not 'no'.",
+            "SOCKETIO['EVENT_LIMIT_ERROR_ACK'] must be True or False, not 'no'.",
             id="django_socketio.E008",
         )
     ]

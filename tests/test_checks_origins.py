@@ -52,24 +52,24 @@ def test_cors_credentials_must_be_none_or_a_bool():
             Error(
                 "SOCKETIO['CORS_CREDENTIALS'] must be None (the default), True or False, "
                 "not 'yes'.",
-                id="django_socketio.E012",
+                id="django_socketio.E014",
             )
         ]
 
 
 def test_json_encoder_must_be_a_json_encoder_class():
-    def e013(problem: str) -> Error:
+    def e015(problem: str) -> Error:
         return Error(
             f"SOCKETIO['JSON_ENCODER'] {problem}.",
             hint="The default is 'django.core.serializers.json.DjangoJSONEncoder'.",
-            id="django_socketio.E013",
+            id="django_socketio.E015",
         )
 
     with override_settings(SOCKETIO={"JSON_ENCODER": "json.JSONDecoder"}):
         assert check_settings() == [
-            e013("must name a json.JSONEncoder subclass, not <class 'json.decoder.JSONDecoder'>")
+            e015("must name a json.JSONEncoder subclass, not <class 'json.decoder.JSONDecoder'>")
         ]
     with override_settings(SOCKETIO={"JSON_ENCODER": "nowhere.Encoder"}):
-        assert check_settings() == [e013("cannot be imported (No module named 'nowhere')")]
+        assert check_settings() == [e015("cannot be imported (No module named 'nowhere')")]
     with override_settings(SOCKETIO={"JSON_ENCODER": "json.JSONEncoder"}):
         assert check_settings() == []

@@ -30,10 +30,6 @@ CASES = {
         "CHANNEL_LAYERS is not set. Configure a channel layer shared with the server "
         "processes (channels_redis) under the alias SOCKETIO['CHANNEL_LAYER'] names ('default').",
     ),
-    "a typo in the alias": (
-        {"EMIT_LAYER": "memory", "EMIT_ALIAS": "defualt"},
-        "CHANNEL_LAYERS has no 'defualt' (it has 'default')",
-    ),
     "the in-memory layer": (
         {"EMIT_LAYER": "memory"},
         "channel layer 'default' reaches no other process (the in-memory layer only "
@@ -60,6 +56,16 @@ def test_socketio_emit_exits_non_zero_with_the_reason():
         assert "CommandError: event 'news' reached no one: " in result.stderr, (case, result)
         assert reason in result.stderr, (case, result.stderr)
         assert "Traceback" not in result.stderr, (case, result.stderr)
+
+
+def test_socketio_emit_with_a_typo_in_the_alias_stops_at_the_system_check():
+    """An alias CHANNEL_LAYERS lacks is an error (E010) before the command runs."""
+    result = run_command({"EMIT_LAYER": "memory", "EMIT_ALIAS": "defualt"})
+    assert (result.returncode, result.stdout) == (1, "")
+    assert (
+        "(django_socketio.E010) SOCKETIO['CHANNEL_LAYER'] is 'defualt', which is not an "
+        "alias in CHANNEL_LAYERS (aliases: 'default')." in result.stderr
+    ), result.stderr
 
 
 def emit_sync_outside_the_server(**settings) -> None:

@@ -88,8 +88,9 @@ async def test_other_nodes_get_every_parsers_encoding(auto):
     nsp = auto.server.of("/")
     published = []
 
-    async def publish(nsp, frames, opts):
+    async def publish(nsp, frames, opts, **kwargs):
         published.append(frames)
+        return True
 
     auto.server.adapter.publish = publish
     await nsp.emit("hi", b"\x02")
