@@ -7,15 +7,21 @@ namespaces, the operators and the server is wrapped by `blocking_outside_loop`:
 called on an event loop it returns the awaitable, as before (one C call to
 find the loop, nothing else); called from a thread without a running loop it
 runs the call on the server's loop, blocks until it is done and returns its
-result. ``socket.emit(...)`` in a sync handler just works, and no coroutine of
-ours can be dropped on the floor.
+result. ``socket.emit(...)`` in a sync handler just works.
+
+On a loop, the awaitable is a thin `Call` around the coroutine: forgetting its
+``await`` in an async handler is logged as an error in the ``django_socketio``
+logger, naming the method, when the call is garbage collected. Python's own
+"coroutine was never awaited" RuntimeWarning is a warning that daphne (Twisted)
+does not show, so without this the emit would vanish without a word.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from asyncio import _get_running_loop
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
@@ -24,6 +30,46 @@ if TYPE_CHECKING:
 S = TypeVar("S")
 P = ParamSpec("P")
 T = TypeVar("T")
+
+logger = logging.getLogger("django_socketio")
+
+
+class Call(Coroutine[Any, Any, T]):
+    """One call of our async API: awaitable (and a coroutine, for `create_task`), and
+    loud if dropped without ever being awaited."""
+
+    __slots__ = ("_coro", "_name", "_used")
+
+    def __init__(self, coro: Coroutine[Any, Any, T], name: str) -> None:
+        self._coro = coro
+        self._name = name
+        self._used = False
+
+    def __await__(self) -> Generator[Any, None, T]:
+        self._used = True
+        return self._coro.__await__()
+
+    def send(self, value: Any) -> Any:
+        self._used = True
+        return self._coro.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        self._used = True
+        return self._coro.throw(*args)
+
+    def close(self) -> None:
+        self._used = True
+        self._coro.close()
+
+    def __del__(self) -> None:
+        if not self._used:
+            self._coro.close()  # instead of Python's RuntimeWarning, which daphne hides
+            logger.error(
+                "%s() was called without await, so it did nothing. In async code write "
+                "`await %s(...)`; from sync code (a sync handler) call it without await.",
+                self._name,
+                self._name,
+            )
 
 
 def blocking_outside_loop(
@@ -41,11 +87,13 @@ def blocking_outside_loop(
     def decorate(
         method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
     ) -> Callable[Concatenate[S, P], Awaitable[T]]:
+        name = method.__qualname__
+
         @functools.wraps(method)
         def call(self: S, *args: P.args, **kwargs: P.kwargs) -> Any:
             coro = method(self, *args, **kwargs)
             if _get_running_loop() is not None:
-                return coro
+                return Call(coro, name)
             return server_of(self).run_from_thread(coro)
 
         return call

@@ -129,3 +129,54 @@ def test_the_api_called_from_a_plain_thread_runs_on_the_servers_loop():
 async def test_emit_sync_on_the_loop_says_to_await_emit():
     with pytest.raises(RuntimeError, match="await emit"):
         io.of("/sync").emit_sync("x")
+
+
+async def test_a_forgotten_await_in_an_async_handler_is_logged(caplog):
+    """Python's "never awaited" RuntimeWarning is hidden under daphne: we log an error."""
+    from channels.routing import URLRouter
+
+    from django_socketio import Namespace, on
+    from django_socketio.routing import websocket_urlpatterns
+    from django_socketio.server import DjangoSocketIOServer
+
+    class Forgetful(Namespace):
+        namespace = "/"
+
+        async def on_forget(self, socket):
+            socket.emit("never-sent", 1)  # the bug: no await
+            socket.to("room").emit("never-sent")
+            return "returned"
+
+        @on("create_task")
+        async def create_task(self, socket):
+            await asyncio.ensure_future(socket.emit("via-a-task", 2))  # awaited: fine
+            await asyncio.create_task(socket.emit("via-a-task", 3))
+
+    server = DjangoSocketIOServer()
+    server.register(Forgetful)
+    app = URLRouter(websocket_urlpatterns(engine=server.engine))
+    try:
+        async with SocketIOCommunicator(app) as client:
+            assert (await client.connect())[0]
+            assert await client.emit_with_ack("forget") == ["returned"]
+            assert await client.receive_nothing()
+            gc.collect()
+            assert [r.getMessage() for r in caplog.records if r.name == "django_socketio"] == [
+                "Socket.emit() was called without await, so it did nothing. In async code "
+                "write `await Socket.emit(...)`; from sync code (a sync handler) call it "
+                "without await.",
+                "BroadcastOperator.emit() was called without await, so it did nothing. In "
+                "async code write `await BroadcastOperator.emit(...)`; from sync code (a sync "
+                "handler) call it without await.",
+            ]
+            caplog.clear()
+            await client.emit("create_task")
+            assert [tuple(await client.receive_event()) for _ in range(2)] == [
+                ("via-a-task", [2]),
+                ("via-a-task", [3]),
+            ]
+            gc.collect()
+            assert [r for r in caplog.records if r.name == "django_socketio"] == []
+    finally:
+        await server.engine.shutdown()
+        await server.adapter.stop()
