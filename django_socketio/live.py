@@ -95,7 +95,8 @@ async def cluster_sockets(server: SocketIOServer) -> list[dict[str, Any]]:
     Each has the Admin UI's ``SerializedSocket`` fields plus ``user``, ``serverId``
     and ``connectedAt`` (ISO-8601).
     """
-    found = local_sockets(server)
-    for answer in await server.ask_nodes("sockets"):
+    remote = await server.ask_nodes("sockets")
+    found = local_sockets(server)  # after the wait: the freshest local state
+    for answer in remote:
         found.extend(answer or ())
     return found

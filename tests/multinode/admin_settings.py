@@ -52,13 +52,12 @@ CACHES = {
         "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     }
 }
-ADMIN_UI_PASSWORD = "admin-ui-test"
+PASSWORD_HASHERS = ["tests.multinode.hashers.FastPBKDF2PasswordHasher"]
 SOCKETIO = {
     **SOCKETIO,
     "ADMIN_UI": {
         "USERNAME": "admin",
-        # PBKDF2 of "admin-ui-test" with 1,000 iterations (make_password uses 1,000,000:
-        # a second of CPU per login on a loaded test machine)
+        # make_password("admin-ui-test") with the test hasher (1,000 iterations)
         "PASSWORD": "pbkdf2_sha256$1000$adminuitestsalt$"
         "mivR984JbIaBf4Ogb1gkXHQvfDTYbS3oVurvsS+AAxg=",
         "MODE": os.environ.get("ADMIN_UI_MODE", "development"),

@@ -23,8 +23,21 @@ export async function openPage(browser, result) {
   return page;
 }
 
-export async function run(main) {
+export async function run(main, deadline = 90_000) {
   const result = { steps: [], pageErrors: [] };
+  // Never hang: print what was reached and stop.
+  const timer = setTimeout(() => {
+    result.error = `deadline of ${deadline} ms reached after steps ${result.steps}`;
+    console.log(JSON.stringify(result));
+    process.exit(1);
+  }, deadline);
+  const steps = result.steps;
+  result.steps = new Proxy(steps, {
+    get(target, key) {
+      if (key === "push") return (...items) => { console.error("step:", ...items); return target.push(...items); };
+      return target[key];
+    },
+  });
   const browser = await launch();
   try {
     await main(browser, result);
@@ -33,5 +46,7 @@ export async function run(main) {
   } finally {
     await browser.close();
   }
+  clearTimeout(timer);
+  result.steps = steps;
   console.log(JSON.stringify(result));
 }
