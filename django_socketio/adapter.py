@@ -36,12 +36,18 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from .engineio.engine import generate_tag
 from .exceptions import EmitError
+from .forwarding import PollingForwarder
 from .internode import (
     NAMESPACE_COMMANDS,
     NODE_QUESTIONS,
     Broadcast,
     Bye,
+    EioAbort,
+    EioPoll,
+    EioPush,
+    EioReply,
     Heartbeat,
     Message,
     MessageError,
@@ -146,6 +152,7 @@ class ChannelLayerAdapter(Adapter):
         request_timeout: float = 5.0,
         node_capacity: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        forwarded_requests: int = 1000,
     ) -> None:
         self.server = server
         self.layer = layer
@@ -153,6 +160,9 @@ class ChannelLayerAdapter(Adapter):
         self.node_timeout = node_timeout
         self.request_timeout = request_timeout
         self.clock = clock
+        #: Polling requests for other processes' sessions (None: not forwarded).
+        self.forwarding: PollingForwarder | None = None
+        self.forwarded_requests = forwarded_requests
         self.node_id = uuid.uuid4().hex
         self.channel: str | None = None
         self.nodes = NodeTable(node_timeout)
@@ -184,6 +194,17 @@ class ChannelLayerAdapter(Adapter):
         self._raise_capacity(node_capacity)
         logging.getLogger("channels_redis.core").addFilter(_DropCounter(self.stats))
 
+    def _check_expiry(self, ping_interval: float) -> None:
+        """A forwarded GET's answer may wait a ping interval: the layer must keep it longer."""
+        expiry = getattr(self.layer, "expiry", None)
+        if isinstance(expiry, int | float) and expiry < ping_interval + self.request_timeout:
+            logger.warning(
+                "the channel layer's expiry (%s s) is shorter than PING_INTERVAL + "
+                "REQUEST_TIMEOUT (%s s): forwarded polling requests may be lost",
+                expiry,
+                ping_interval + self.request_timeout,
+            )
+
     def _raise_capacity(self, capacity: int) -> None:
         capacities = getattr(self.layer, "channel_capacity", None)
         if isinstance(capacities, list):  # compiled (pattern, capacity) pairs, first match wins
@@ -194,6 +215,11 @@ class ChannelLayerAdapter(Adapter):
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.forwarded_requests > 0 and self.forwarding is None:
+            engine = self.server.engine
+            self.forwarding = PollingForwarder(self, engine, self.forwarded_requests)
+            engine.forwarder = self.forwarding
+            self._check_expiry(engine.config.ping_interval)
         self.channel = await self.layer.new_channel(NODE_CHANNEL_PREFIX)
         await self._safe(self.layer.group_add(NODES_GROUP, self.channel))
         self._tasks = [
@@ -216,12 +242,21 @@ class ChannelLayerAdapter(Adapter):
         """Other nodes heard from within `node_timeout`."""
         for node in self.nodes.expire(self.clock()):
             logger.info("node %s stopped beating; forgetting it", node)
+            self._gone(node)
         return self.nodes.live()
 
     def heard_ago(self, node: str) -> float | None:
         """Seconds since `node`'s last heartbeat; None if it is not (or no longer) known."""
         last = self.nodes.last_heard(node)
         return None if last is None else self.clock() - last
+
+    def _gone(self, node: str) -> None:
+        if self.forwarding is not None:
+            self.forwarding.node_gone(node)
+            self.forwarding.node_lost(node)
+
+    def _tag(self) -> str:
+        return self.server.engine.node_tag if self.forwarding is not None else ""
 
     # -- rooms -----------------------------------------------------------------------
 
@@ -395,14 +430,43 @@ class ChannelLayerAdapter(Adapter):
             await nsp.deliver(message.frames, message.opts)
 
     async def sio_heartbeat(self, message: Heartbeat) -> None:
-        heard = self.nodes.heard(message.node, message.channel, self.clock(), message.hello)
+        heard = self.nodes.heard(
+            message.node, message.channel, self.clock(), message.hello, message.tag
+        )
         if heard.joined:
             logger.info("node %s joined", message.node)
+        if message.tag and message.tag == self._tag():
+            # Two processes drew the same sid prefix (24 bits): draw again. Sessions
+            # already open keep theirs and may not be reachable from elsewhere.
+            self.server.engine.node_tag = generate_tag()
+            logger.warning("node %s has our sid prefix; ours is now another", message.node)
+            await self._announce()
         if heard.reply and self.channel is not None:
-            await self._send(message.channel, Heartbeat(self.node_id, self.channel))
+            await self._send(
+                message.channel, Heartbeat(self.node_id, self.channel, tag=self._tag())
+            )
 
     async def sio_bye(self, message: Bye) -> None:
         self.nodes.bye(message.node)
+        self._gone(message.node)
+
+    # -- long-polling for sessions of other processes (forwarding.py) ---------------------
+
+    async def sio_eio_poll(self, message: EioPoll) -> None:
+        if self.forwarding is not None:
+            await self.forwarding.on_poll(message)
+
+    async def sio_eio_push(self, message: EioPush) -> None:
+        if self.forwarding is not None:
+            await self.forwarding.on_push(message)
+
+    async def sio_eio_abort(self, message: EioAbort) -> None:
+        if self.forwarding is not None:
+            self.forwarding.on_abort(message)
+
+    async def sio_eio_reply(self, message: EioReply) -> None:
+        if self.forwarding is not None:
+            self.forwarding.answered(message)
 
     async def sio_request(self, message: Request) -> None:
         nsp = self.server.namespaces.get(message.nsp)
@@ -449,7 +513,9 @@ class ChannelLayerAdapter(Adapter):
 
     async def _announce(self, hello: bool = False) -> None:
         if self.channel is not None:
-            await self._send_group(NODES_GROUP, Heartbeat(self.node_id, self.channel, hello))
+            await self._send_group(
+                NODES_GROUP, Heartbeat(self.node_id, self.channel, hello, self._tag())
+            )
 
     async def _heartbeat_loop(self) -> None:
         while True:

@@ -206,6 +206,12 @@ def _optional_rate(value: Any) -> str | None:
     return f"must be None (no limit) or a positive number, not {value!r}"
 
 
+def _count(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
+    return f"must be an integer, 0 or more, not {value!r}"
+
+
 def _optional_count(value: Any) -> str | None:
     if value is None or _positive_int(value) is None:
         return None
@@ -235,6 +241,7 @@ LAYER_ALIAS = Rule(_layer_alias, ID + "E010")
 OPTIONAL_RATE = Rule(_optional_rate, ID + "E030")
 OPTIONAL_COUNT = Rule(_optional_count, ID + "E031")
 POLICY = Rule(_policy, ID + "E032")
+COUNT = Rule(_count, ID + "E034")
 HEADER = Rule(
     _header,
     ID + "E033",
@@ -288,6 +295,7 @@ RULES: dict[str, Rule] = {
     "NODE_TIMEOUT": SECONDS,
     "REQUEST_TIMEOUT": SECONDS,
     "NODE_CHANNEL_CAPACITY": POSITIVE_INT,
+    "FORWARDED_REQUESTS": COUNT,
     "ADMIN_UI": ADMIN_UI,
     "MAX_BACKLOG_BYTES": POSITIVE_INT,
     "MAX_BACKLOG_PACKETS": POSITIVE_INT,
@@ -345,6 +353,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "processes would forget each other between heartbeats.",
                 hint="Keep NODE_TIMEOUT at about three heartbeats (defaults: 15 and 5).",
                 id=ID + "E011",
+            )
+        )
+    forwarded, capacity = merged["FORWARDED_REQUESTS"], merged["NODE_CHANNEL_CAPACITY"]
+    if ok("FORWARDED_REQUESTS", "NODE_CHANNEL_CAPACITY") and capacity < 2 * forwarded:
+        messages.append(
+            Error(
+                f"SOCKETIO['NODE_CHANNEL_CAPACITY'] ({capacity}) must hold at least twice "
+                f"SOCKETIO['FORWARDED_REQUESTS'] ({forwarded}): a full node channel loses "
+                "forwarded polling requests and their answers.",
+                hint="Raise NODE_CHANNEL_CAPACITY or lower FORWARDED_REQUESTS.",
+                id=ID + "E013",
             )
         )
     payload = merged["MAX_PAYLOAD"]

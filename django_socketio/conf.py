@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TIMEOUT": 15.0,  # a node silent this long is forgotten
     "REQUEST_TIMEOUT": 5.0,  # default bound on cross-node queries
     "NODE_CHANNEL_CAPACITY": 10_000,  # messages a node channel may hold (layer capacity)
+    "FORWARDED_REQUESTS": 1000,  # polling requests carried to other processes at once; 0: none
     # Operating
     "ADMIN_UI": None,  # a dict: serve the Socket.IO Admin UI protocol (see admin_ui.py)
 }
@@ -108,6 +109,7 @@ class Settings:
     node_timeout: float
     request_timeout: float
     node_channel_capacity: int
+    forwarded_requests: int = 1000
     admin_ui: dict[str, Any] | None = None
 
     @property
@@ -184,6 +186,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         node_timeout=float(raw["NODE_TIMEOUT"]),
         request_timeout=float(raw["REQUEST_TIMEOUT"]),
         node_channel_capacity=int(raw["NODE_CHANNEL_CAPACITY"]),
+        forwarded_requests=int(raw["FORWARDED_REQUESTS"]),
         admin_ui=raw["ADMIN_UI"],
     )
 

@@ -33,6 +33,10 @@ __all__ = [
     "BroadcastAckPayload",
     "Bye",
     "CloseSocketsPayload",
+    "EioAbort",
+    "EioPoll",
+    "EioPush",
+    "EioReply",
     "Heartbeat",
     "Message",
     "MessageError",
@@ -62,6 +66,11 @@ class MessageType(StrEnum):
     BROADCAST = "sio.broadcast"  # to a room's or namespace's group: encoded frames
     REQUEST = "sio.request"  # to the nodes group: a question every node answers
     RESPONSE = "sio.response"  # to the asking node's channel: one node's answer
+    # Long-polling requests for a session another process owns (its tag starts the sid):
+    EIO_POLL = "sio.eio_poll"  # to the owner's channel: a GET arrived here
+    EIO_PUSH = "sio.eio_push"  # to the owner's channel: a POST body arrived here
+    EIO_ABORT = "sio.eio_abort"  # to the owner's channel: the client left that GET
+    EIO_REPLY = "sio.eio_reply"  # to the forwarding node's channel: the HTTP answer
 
 
 class RequestKind(StrEnum):
@@ -183,6 +192,7 @@ class Heartbeat:
     node: str
     channel: str
     hello: bool = False
+    tag: str = ""  # the prefix of the sids it issues ("": it forwards nothing)
 
     def encode(self) -> dict[str, Any]:
         return {
@@ -190,11 +200,15 @@ class Heartbeat:
             "node": self.node,
             "channel": self.channel,
             "hello": self.hello,
+            "tag": self.tag,
         }
 
     @classmethod
     def decode(cls, m: Mapping[str, Any]) -> Heartbeat:
-        return cls(_get(m, "node", str), _get(m, "channel", str), bool(m.get("hello", False)))
+        tag = m.get("tag", "")
+        if not isinstance(tag, str):
+            raise MessageError("sio.heartbeat: 'tag' has the wrong type")
+        return cls(_get(m, "node", str), _get(m, "channel", str), bool(m.get("hello", False)), tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,10 +347,133 @@ class Response:
         return cls(_get(m, "node", str), _get(m, "req", str), part, value)
 
 
-Message = Heartbeat | Bye | Broadcast | Request | Response
+@dataclass(frozen=True, slots=True)
+class EioPoll:
+    """A long-polling GET for the owner's session `sid`: answer with an `EioReply`."""
 
-MESSAGES: dict[str, type[Heartbeat | Bye | Broadcast | Request | Response]] = {
-    cls.type.value: cls for cls in (Heartbeat, Bye, Broadcast, Request, Response)
+    type: ClassVar[MessageType] = MessageType.EIO_POLL
+    node: str
+    req: str
+    sid: str
+    reply_to: str
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "req": self.req,
+            "sid": self.sid,
+            "reply_to": self.reply_to,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> EioPoll:
+        return cls(
+            _get(m, "node", str), _get(m, "req", str), _get(m, "sid", str), _get(m, "reply_to", str)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EioPush:
+    """A POST body for the owner's session `sid`; None when it was over maxPayload.
+
+    maxPayload is enforced where the request arrived: at most that many bytes cross.
+    """
+
+    type: ClassVar[MessageType] = MessageType.EIO_PUSH
+    node: str
+    req: str
+    sid: str
+    reply_to: str
+    body: bytes | None
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "req": self.req,
+            "sid": self.sid,
+            "reply_to": self.reply_to,
+            "body": self.body,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> EioPush:
+        return cls(
+            _get(m, "node", str),
+            _get(m, "req", str),
+            _get(m, "sid", str),
+            _get(m, "reply_to", str),
+            _get(m, "body", (bytes, type(None))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EioAbort:
+    """The client of the forwarded GET `req` went away: as a lost local GET."""
+
+    type: ClassVar[MessageType] = MessageType.EIO_ABORT
+    node: str
+    req: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.type.value, "node": self.node, "req": self.req}
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> EioAbort:
+        return cls(_get(m, "node", str), _get(m, "req", str))
+
+
+@dataclass(frozen=True, slots=True)
+class EioReply:
+    """The owner's HTTP answer to a forwarded request: written out as it is, CORS added."""
+
+    type: ClassVar[MessageType] = MessageType.EIO_REPLY
+    node: str
+    req: str
+    status: int
+    content_type: bytes
+    body: bytes
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.type.value,
+            "node": self.node,
+            "req": self.req,
+            "status": self.status,
+            "content_type": self.content_type,
+            "body": self.body,
+        }
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> EioReply:
+        status = _get(m, "status", int)
+        if not 100 <= status <= 599:
+            raise MessageError("sio.eio_reply: not an HTTP status")
+        return cls(
+            _get(m, "node", str),
+            _get(m, "req", str),
+            status,
+            _get(m, "content_type", bytes),
+            _get(m, "body", bytes),
+        )
+
+
+Message = Heartbeat | Bye | Broadcast | Request | Response | EioPoll | EioPush | EioAbort | EioReply
+
+MESSAGES: dict[str, type[Message]] = {
+    cls.type.value: cls
+    for cls in (
+        Heartbeat,
+        Bye,
+        Broadcast,
+        Request,
+        Response,
+        EioPoll,
+        EioPush,
+        EioAbort,
+        EioReply,
+    )
 }
 
 
@@ -394,6 +531,10 @@ class ServerProtocol(Protocol):
     @property
     def node_requests(self) -> Mapping[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
         """Answers to the NODE_QUESTIONS this process can answer."""
+        ...
+
+    @property
+    def engine(self) -> Any:  # the Engine.IO engine (forwarded polling requests)
         ...
 
     def spawn(self, coro: Awaitable[Any]) -> None: ...

@@ -4,8 +4,9 @@
 (its clock is injectable too), so liveness and answer counting are tested
 without sleeping and without a channel layer.
 
-- `NodeTable`: every other node heard from (its heartbeats carry its channel),
-  forgotten after `timeout` seconds of silence or at its goodbye.
+- `NodeTable`: every other node heard from (its heartbeats carry its channel
+  and the tag its sids start with), forgotten after `timeout` seconds of
+  silence or at its goodbye.
 - `Answers`: a request waits for one answer from each node alive when it was
   asked; a node that dies meanwhile is waited for until the request's timeout.
 - `AckAnswers`: a broadcast with acks waits for every node's recipient count,
@@ -32,14 +33,33 @@ class NodeTable:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._nodes: dict[str, tuple[str, float]] = {}  # node id -> (channel, last heard)
+        self._tags: dict[str, str] = {}  # sid prefix -> node id
+        self._tag_of: dict[str, str] = {}  # node id -> sid prefix
 
-    def heard(self, node: str, channel: str, now: float, hello: bool = False) -> Heard:
+    def heard(
+        self, node: str, channel: str, now: float, hello: bool = False, tag: str = ""
+    ) -> Heard:
         joined = node not in self._nodes
         self._nodes[node] = (channel, now)
+        if self._tag_of.get(node) != tag:
+            self._drop_tag(node)
+            if tag:
+                self._tags[tag] = node  # the latest claim of a tag wins
+                self._tag_of[node] = tag
         return Heard(joined=joined, reply=hello)
+
+    def _drop_tag(self, node: str) -> None:
+        tag = self._tag_of.pop(node, None)
+        if tag is not None and self._tags.get(tag) == node:
+            del self._tags[tag]
+
+    def owner_of(self, tag: str) -> str | None:
+        """The live node whose sids start with `tag` (call `expire` first)."""
+        return self._tags.get(tag)
 
     def bye(self, node: str) -> bool:
         """Forget a node that said goodbye; True if it was known."""
+        self._drop_tag(node)
         return self._nodes.pop(node, None) is not None
 
     def expire(self, now: float) -> list[str]:
@@ -48,6 +68,7 @@ class NodeTable:
         gone = [node for node, (_, seen) in self._nodes.items() if seen < horizon]
         for node in gone:
             del self._nodes[node]
+            self._drop_tag(node)
         return gone
 
     def live(self) -> set[str]:

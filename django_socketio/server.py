@@ -81,6 +81,7 @@ class DjangoSocketIOServer(SocketIOServer):
             node_timeout=settings.node_timeout,
             request_timeout=settings.request_timeout,
             node_capacity=settings.node_channel_capacity,
+            forwarded_requests=settings.forwarded_requests,
         )
 
     def bind_handler(self, method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

@@ -72,6 +72,30 @@ def test_positive_int(key: str, value: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [-1, 1.5, "10", True, None])
+def test_forwarded_requests_is_a_count(value: Any) -> None:
+    assert run({"FORWARDED_REQUESTS": value}) == [
+        Error(
+            f"SOCKETIO['FORWARDED_REQUESTS'] must be an integer, 0 or more, not {value!r}.",
+            id="django_socketio.E034",
+        )
+    ]
+
+
+def test_the_node_channel_must_hold_the_forwarded_requests() -> None:
+    assert run({"FORWARDED_REQUESTS": 0, "NODE_CHANNEL_CAPACITY": 1}) == []
+    assert run({"FORWARDED_REQUESTS": 50, "NODE_CHANNEL_CAPACITY": 100}) == []
+    assert run({"FORWARDED_REQUESTS": 51, "NODE_CHANNEL_CAPACITY": 100}) == [
+        Error(
+            "SOCKETIO['NODE_CHANNEL_CAPACITY'] (100) must hold at least twice "
+            "SOCKETIO['FORWARDED_REQUESTS'] (51): a full node channel loses forwarded "
+            "polling requests and their answers.",
+            hint="Raise NODE_CHANNEL_CAPACITY or lower FORWARDED_REQUESTS.",
+            id="django_socketio.E013",
+        )
+    ]
+
+
 @pytest.mark.parametrize("value", ["websocket", [], ["polling", "webtransport"], None])
 def test_transports(value: Any) -> None:
     assert run({"TRANSPORTS": value}) == [

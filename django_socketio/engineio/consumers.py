@@ -24,9 +24,10 @@ from ..conf import Settings, get_settings
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..origins import admit, request_is_secure, without_credentials
 from ..stats import STATS, text_size
+from . import polling
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
-from .packets import Packet, decode, decode_payload, encode_payload
+from .packets import decode
 from .session import POLLING, WEBSOCKET, Reason
 
 logger = logging.getLogger("django_socketio.engineio")
@@ -113,71 +114,58 @@ class PollingConsumer(EngineIOConsumer):
                 extra.append((b"set-cookie", cookie))
             packets = engine.begin_poll(conn)
             assert isinstance(packets, list)  # the OPEN packet is queued
-            await _respond_packets(send, packets, extra)
+            reply = polling.packets_reply(packets)
+            await _respond(send, reply.status, reply.body, reply.content_type, extra)
             return
-        conn = engine.lookup(request.sid, POLLING)
+        sid = request.sid
+        forwarder = engine.forwarder
+        if forwarder is not None and sid not in engine.connections:
+            owner = forwarder.owner(sid)
+            if owner is not None:  # another process's session: carry the request there
+                await self._forward(owner, sid, forwarder, scope, receive, send, settings, cors)
+                return
+        conn = engine.lookup(sid, POLLING)
         if method == "POST":
-            await self._post(scope, conn, engine, receive, send, settings, cors)
+            reply = await polling.refuse_overlap(engine, conn)
+            if reply is None:
+                conn.posting = True
+                try:
+                    body = await _read_body(receive, scope, settings.engine.max_payload)
+                    reply = await polling.post_body(engine, conn, body)
+                finally:
+                    conn.posting = False
         else:
-            await self._poll(conn, engine, receive, send, cors)
+            reply = await self._poll(engine, conn, receive)
+        await _respond(send, reply.status, reply.body, reply.content_type, cors)
 
-    async def _post(
-        self, scope, conn: Connection, engine: Engine, receive, send, settings, cors
-    ) -> None:
-        if conn.posting:
-            # One data request at a time, as Node: the overlap is an error of the client.
-            logger.info("closing session %s: a second POST while one is in flight", conn.sid)
-            await engine.fail(conn, Reason.TRANSPORT_ERROR)
-            raise EngineIOError(ErrorCode.BAD_REQUEST)
-        conn.posting = True
+    @staticmethod
+    async def _poll(engine: Engine, conn: Connection, receive) -> polling.PollingReply:
+        lost = asyncio.get_running_loop().create_future()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, lost))
         try:
-            await self._post_body(scope, conn, engine, receive, send, settings, cors)
+            reply = await polling.poll(engine, conn, lost)
         finally:
-            conn.posting = False
-
-    async def _post_body(
-        self, scope, conn: Connection, engine: Engine, receive, send, settings, cors
-    ) -> None:
-        body = await _read_body(receive, scope, settings.engine.max_payload)
-        if body is None:
-            await engine.fail(conn, Reason.TRANSPORT_ERROR)
-            await _respond(
-                send, 413, b'{"code":3,"message":"Payload too large"}', b"application/json", cors
-            )
-            return
-        try:
-            packets = decode_payload(body.decode("utf-8"), settings.engine.max_payload_packets)
-        except (PacketError, UnicodeDecodeError):
-            await engine.fail(conn, Reason.PARSE_ERROR)
-            raise EngineIOError(ErrorCode.BAD_REQUEST) from None
-        STATS.packets_in_polling += len(packets)
-        STATS.bytes_in_polling += len(body)
-        await engine.receive(conn, packets, POLLING)
-        if conn.session.reason == Reason.PARSE_ERROR:
-            raise EngineIOError(ErrorCode.BAD_REQUEST)  # a packet with no place in this state
-        await _respond(send, 200, b"ok", b"text/html", cors)
-
-    async def _poll(self, conn: Connection, engine: Engine, receive, send, cors) -> None:
-        try:
-            waiting = engine.begin_poll(conn)
-        except EngineIOError:
-            await engine.fail(conn, Reason.TRANSPORT_ERROR)  # two GETs at once
-            raise
-        if isinstance(waiting, list):
-            await _respond_packets(send, waiting, cors)
-            return
-        # Wait for packets while still hearing http.disconnect (after the request body).
-        lost = (await receive())["type"] == "http.disconnect"
-        if not lost:
-            disconnect = asyncio.ensure_future(receive())
-            await asyncio.wait((waiting, disconnect), return_when=asyncio.FIRST_COMPLETED)
-            lost = disconnect.done() and not waiting.done()
-            disconnect.cancel()
-        if lost:
-            conn.poll = None
-            await engine.fail(conn, Reason.TRANSPORT_ERROR)  # poll closed prematurely
+            watcher.cancel()
+        if reply is None:
             raise _Disconnected
-        await _respond_packets(send, engine.end_poll(conn), cors)
+        return reply
+
+    @staticmethod
+    async def _forward(owner, sid, forwarder, scope, receive, send, settings, cors) -> None:
+        if scope["method"] == "POST":
+            # maxPayload here, before anything crosses to the owner
+            body = await _read_body(receive, scope, settings.engine.max_payload)
+            reply = await forwarder.push(owner, sid, body)
+        else:
+            lost = asyncio.get_running_loop().create_future()
+            watcher = asyncio.ensure_future(_watch_disconnect(receive, lost))
+            try:
+                reply = await forwarder.poll(owner, sid, lost)
+            finally:
+                watcher.cancel()
+            if reply is None:
+                raise _Disconnected
+        await _respond(send, reply.status, reply.body, reply.content_type, cors)
 
     @staticmethod
     async def _preflight(scope, send, cors) -> None:
@@ -187,6 +175,15 @@ class PollingConsumer(EngineIOConsumer):
             headers.append((b"access-control-allow-headers", requested.encode("latin-1")))
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+async def _watch_disconnect(receive: Receive, lost: asyncio.Future[None]) -> None:
+    """Resolve `lost` when the client goes away (after the request body, which a GET has)."""
+    if (await receive())["type"] != "http.disconnect":
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    if not lost.done():
+        lost.set_result(None)
 
 
 async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> bytes | None:
@@ -210,14 +207,6 @@ async def _read_body(receive: Receive, scope: dict[str, Any], limit: int) -> byt
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _respond_packets(send: Send, packets: list[Packet], headers) -> None:
-    """A GET's answer: the packets as one polling payload."""
-    body = encode_payload(packets).encode()
-    STATS.packets_out_polling += len(packets)
-    STATS.bytes_out_polling += len(body)
-    await _respond(send, 200, body, b"text/plain; charset=UTF-8", headers)
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: bytes, headers) -> None:

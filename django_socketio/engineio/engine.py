@@ -19,6 +19,7 @@ from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..stats import STATS
 from .limits import Throttle, WindowCounter, client_address
 from .packets import CLOSE, Packet, PacketType, encode
+from .polling import Forwarder
 from .session import DISCONNECT, POLLING, WEBSOCKET, EngineConfig, Reason, Session, State, Verdict
 
 logger = logging.getLogger("django_socketio.engineio")
@@ -206,9 +207,25 @@ async def _close_websocket(
     ws.abort()
 
 
-def generate_sid() -> str:
-    # 120 random bits, URL-safe, 20 characters like the reference server's ids.
-    return secrets.token_urlsafe(15)
+TAG_LENGTH = 4  # characters of a sid that name the process owning it
+
+
+def generate_tag() -> str:
+    """A process's sid prefix: 4 URL-safe characters (24 random bits)."""
+    return secrets.token_urlsafe(3)
+
+
+def generate_sid(tag: str | None = None) -> str:
+    """20 URL-safe characters like the reference server's ids: the owner's tag + 96 random bits.
+
+    Clients treat the sid as opaque; another process reads the tag to forward a
+    polling request to the owner (`polling.Forwarder`).
+    """
+    return (tag if tag is not None else generate_tag()) + secrets.token_urlsafe(12)
+
+
+def tag_of(sid: str) -> str:
+    return sid[:TAG_LENGTH]
 
 
 class Engine:
@@ -224,6 +241,10 @@ class Engine:
         self.connections: dict[str, Connection] = {}
         #: New sessions refused by CONNECTIONS_PER_MINUTE since the start.
         self.connections_refused = 0
+        #: The prefix of every sid this process issues (see `generate_sid`).
+        self.node_tag = generate_tag()
+        #: Reaches sessions of other processes (set by the channel-layer adapter).
+        self.forwarder: Forwarder | None = None
         self._handshakes = WindowCounter(60.0)
         self._refusal_log: Throttle | None = None
         # Optional: told when a session switched to websocket (the Admin UI shows it).
@@ -270,7 +291,10 @@ class Engine:
     async def open(
         self, transport: str, scope: Scope, ws: WebsocketWriter | None = None
     ) -> Connection:
-        session = Session(generate_sid(), transport, self.config, self.now())
+        sid = generate_sid(self.node_tag)
+        while sid in self.connections:  # 96 random bits: never, but cheap to be sure
+            sid = generate_sid(self.node_tag)
+        session = Session(sid, transport, self.config, self.now())
         conn = Connection(session, scope)
         conn.ws = ws
         self.connections[session.sid] = conn

@@ -20,6 +20,10 @@ from django_socketio.internode import (
     PAYLOADS,
     Broadcast,
     Bye,
+    EioAbort,
+    EioPoll,
+    EioPush,
+    EioReply,
     Heartbeat,
     MessageError,
     MessageType,
@@ -58,6 +62,12 @@ SAMPLES = [
     Response("n2", "r1", "result", [{"id": "s"}]),
     Response("n2", "r3", "count", 3),
     Response("n2", "r3", "ack", None),
+    Heartbeat("n1", "sio-node.x!1", tag="AbC_"),
+    EioPoll("n1", "r4", "AbC_" + "x" * 16, "sio-node.y!2"),
+    EioPush("n1", "r5", "AbC_" + "x" * 16, "sio-node.y!2", b"4hello\x1e4again"),
+    EioPush("n1", "r6", "AbC_" + "x" * 16, "sio-node.y!2", None),
+    EioAbort("n1", "r4"),
+    EioReply("n2", "r4", 400, b"application/json", b'{"code":1,"message":"Session ID unknown"}'),
 ]
 
 
@@ -76,7 +86,10 @@ def test_the_wire_format_is_the_one_nodes_spoke_before_the_declarations():
         "node": "n",
         "channel": "c",
         "hello": True,
+        "tag": "",  # new: an older node ignores it, and a heartbeat without it decodes
     }
+    old = {"type": "sio.heartbeat", "node": "n", "channel": "c", "hello": True}
+    assert decode(old) == Heartbeat("n", "c", True, "")
     assert Request(
         "n", "r", RequestKind.SOCKETS_JOIN, "/", "c", {"opts": {}, "rooms": ["x"]}
     ).encode() == {
@@ -159,6 +172,25 @@ def test_extra_payload_fields_from_a_newer_node_are_accepted():
         {"type": "sio.response", "node": "n", "req": "r", "data": {"count": -1}},
         {"type": "sio.response", "node": "n", "req": "r", "data": {"count": True}},
         {"type": "sio.response", "node": "n", "req": "r", "data": {"other": 1}},
+        {"type": "sio.heartbeat", "node": "n", "channel": "c", "tag": 5},
+        {"type": "sio.eio_poll", "node": "n", "req": "r", "sid": "s"},
+        {"type": "sio.eio_push", "node": "n", "req": "r", "sid": "s", "reply_to": "c", "body": "x"},
+        {
+            "type": "sio.eio_reply",
+            "node": "n",
+            "req": "r",
+            "status": 99,
+            "content_type": b"",
+            "body": b"",
+        },
+        {
+            "type": "sio.eio_reply",
+            "node": "n",
+            "req": "r",
+            "status": 200,
+            "content_type": "t",
+            "body": b"",
+        },
         {
             "type": "sio.request",
             "node": "n",
@@ -197,6 +229,11 @@ FIELDS = st.sampled_from(
         "reply_to",
         "payload",
         "data",
+        "tag",
+        "sid",
+        "body",
+        "status",
+        "content_type",
     ]
 )
 

@@ -1,0 +1,182 @@
+"""Long-polling without sticky sessions: requests carried to the process owning the sid.
+
+[edge] Each process's sids start with its tag (`Engine.node_tag`), announced in
+its heartbeats. A polling GET or POST for a sid this process does not hold, whose
+tag names a live process, is sent to that process's node channel (`EioPoll`,
+`EioPush`); the owner runs it on the session exactly as a local request
+(`engineio.polling`) and sends back the HTTP answer (`EioReply`), which is
+written out here with this process's CORS headers. A client that leaves a
+forwarded GET is reported (`EioAbort`) and the owner treats it as a lost local
+GET. maxPayload is enforced here, before anything crosses.
+
+Failing fast: a tag no live process announces, an owner that stops beating or
+says goodbye, or an owner that does not answer in time all give the client the
+usual 400 "Session ID unknown", and it reconnects. A websocket for such a sid is
+refused (HTTP 403 before the handshake); clients take a failed upgrade as
+non-fatal and keep polling, through the forwarding.
+
+Bounded: at most `max_in_flight` forwarded requests wait here at once; past it
+the client gets HTTP 503 (its transport fails and it reconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .engineio import polling
+from .engineio.engine import TAG_LENGTH, Engine, spawn, tag_of
+from .engineio.polling import UNKNOWN_SID, PollingReply
+from .engineio.session import POLLING
+from .exceptions import EngineIOError
+from .internode import EioAbort, EioPoll, EioPush, EioReply
+
+if TYPE_CHECKING:
+    from .adapter import ChannelLayerAdapter
+
+logger = logging.getLogger("django_socketio.adapter")
+
+BUSY = PollingReply(503, b'{"code":3,"message":"Too many forwarded requests"}', polling.JSON)
+
+
+class _Waiting:
+    __slots__ = ("future", "owner")
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.future: asyncio.Future[PollingReply] = asyncio.get_running_loop().create_future()
+
+
+class PollingForwarder:
+    """Both sides: the `Forwarder` the engine asks, and the owner answering other nodes."""
+
+    def __init__(self, adapter: ChannelLayerAdapter, engine: Engine, max_in_flight: int) -> None:
+        self.adapter = adapter
+        self.engine = engine
+        self.max_in_flight = max_in_flight
+        self.forwarded = 0  # requests sent to other processes, since the start
+        self.refused = 0  # refused at max_in_flight
+        self._waiting: dict[str, _Waiting] = {}  # our request id -> its reply
+        self._remote_polls: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    # -- the process a request reached -------------------------------------------------
+
+    def owner(self, sid: str) -> str | None:
+        if len(sid) < TAG_LENGTH:
+            return None
+        tag = tag_of(sid)
+        if tag == self.engine.node_tag:
+            return None
+        self.adapter.live_nodes()  # forget the silent ones first
+        return self.adapter.nodes.owner_of(tag)
+
+    async def push(self, owner: str, sid: str, body: bytes | None) -> PollingReply:
+        return await self._forward(owner, lambda req, me: EioPush(me, req, sid, self._me, body))
+
+    async def poll(self, owner: str, sid: str, lost: asyncio.Future[None]) -> PollingReply | None:
+        return await self._forward(owner, lambda req, me: EioPoll(me, req, sid, self._me), lost)
+
+    @property
+    def _me(self) -> str:
+        channel = self.adapter.channel
+        assert channel is not None
+        return channel
+
+    async def _forward(
+        self, owner: str, build: Any, lost: asyncio.Future[None] | None = None
+    ) -> Any:
+        if len(self._waiting) >= self.max_in_flight:
+            self.refused += 1
+            return BUSY
+        channel = self.adapter.nodes.channel_of(owner)
+        if channel is None or self.adapter.channel is None:
+            return UNKNOWN_SID
+        req = uuid.uuid4().hex
+        waiting = self._waiting[req] = _Waiting(owner)
+        self.forwarded += 1
+        try:
+            if not await self.adapter._send(channel, build(req, self.adapter.node_id)):
+                return UNKNOWN_SID
+            # A GET is answered at the latest at the owner's next ping; a POST at once.
+            config = self.engine.config
+            limit = self.adapter.request_timeout
+            if lost is not None:
+                limit += config.ping_interval
+            wait: set[asyncio.Future[Any]] = {waiting.future}
+            if lost is not None:
+                wait.add(lost)
+            await asyncio.wait(wait, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.future.done():
+                return waiting.future.result()
+            if lost is not None and lost.done():
+                await self.adapter._send(channel, EioAbort(self.adapter.node_id, req))
+                return None
+            logger.info("no answer from node %s for a forwarded request; 400 to the client", owner)
+            return UNKNOWN_SID
+        finally:
+            del self._waiting[req]
+
+    def answered(self, message: EioReply) -> None:
+        waiting = self._waiting.get(message.req)
+        if waiting is not None and not waiting.future.done():
+            reply = PollingReply(message.status, message.body, message.content_type)
+            waiting.future.set_result(reply)
+
+    def node_gone(self, node: str) -> None:
+        """The owner stopped (goodbye, or silence): its forwarded requests fail now."""
+        for waiting in self._waiting.values():
+            if waiting.owner == node and not waiting.future.done():
+                waiting.future.set_result(UNKNOWN_SID)
+
+    # -- the owner --------------------------------------------------------------------------
+
+    def _lookup(self, sid: str) -> Any:
+        try:
+            return self.engine.lookup(sid, POLLING)
+        except EngineIOError as exc:
+            return PollingReply.error(exc)
+
+    async def _reply(self, message: EioPoll | EioPush, reply: PollingReply) -> None:
+        answer = EioReply(
+            self.adapter.node_id, message.req, reply.status, reply.content_type, reply.body
+        )
+        await self.adapter._send(message.reply_to, answer)
+
+    async def on_push(self, message: EioPush) -> None:
+        # In the receive loop, not spawned: POSTs are fed to the session in arrival order.
+        conn = self._lookup(message.sid)
+        if isinstance(conn, PollingReply):
+            await self._reply(message, conn)
+            return
+        await self._reply(message, await polling.post(self.engine, conn, message.body))
+
+    async def on_poll(self, message: EioPoll) -> None:
+        conn = self._lookup(message.sid)
+        if isinstance(conn, PollingReply):
+            await self._reply(message, conn)
+            return
+        key = (message.node, message.req)
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._remote_polls[key] = lost
+        spawn(self._answer_poll(message, conn, lost, key))
+
+    async def _answer_poll(self, message: EioPoll, conn: Any, lost: Any, key: Any) -> None:
+        try:
+            reply = await polling.poll(self.engine, conn, lost)
+        finally:
+            self._remote_polls.pop(key, None)
+        if reply is not None:
+            await self._reply(message, reply)
+
+    def on_abort(self, message: EioAbort) -> None:
+        lost = self._remote_polls.get((message.node, message.req))
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    def node_lost(self, node: str) -> None:
+        """A forwarding node is gone: the GETs it carried are lost with it."""
+        for (sender, _), lost in list(self._remote_polls.items()):
+            if sender == node and not lost.done():
+                lost.set_result(None)

@@ -1,0 +1,284 @@
+"""Long-polling across processes: three engines on one in-memory channel layer.
+
+Each `Node` is an Engine.IO echo application with its own engine, consumers and
+channel-layer adapter; a request sent to one node's consumer stands for a request
+a round-robin balancer sent to that process. The reference (socket.io's
+cluster-engine test/in-memory.ts) is ported here: read and write across nodes,
+immediate and deferred, several writes in order, close from either side, pings,
+invalid ids, upgrades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+from channels.testing import ApplicationCommunicator
+
+from django_socketio.adapter import ChannelLayerAdapter
+from django_socketio.conf import build_settings
+from django_socketio.engineio.consumers import PollingConsumer, WebsocketConsumer
+from django_socketio.engineio.engine import Engine, spawn
+from tests.consumers.helpers import SEP, Echo, error, handshake, http_scope, poll, post, request
+
+UNKNOWN = error(1, "Session ID unknown")
+
+
+class Node(Echo):
+    """One process: an echo application, its engine, consumers and adapter."""
+
+    def __init__(self, layer: InMemoryChannelLayer, **overrides) -> None:
+        super().__init__()
+        self.settings = build_settings(
+            {"PING_INTERVAL": 25, "PING_TIMEOUT": 20, "MAX_PAYLOAD": 1000, **overrides}
+        )
+        self.engine = Engine(self, self.settings.engine)
+        self.namespaces: dict = {}
+        self.node_requests: dict = {}
+        self.adapter = ChannelLayerAdapter(
+            self,
+            layer,
+            heartbeat_interval=0.05,
+            node_timeout=1.0,
+            request_timeout=1.0,
+            forwarded_requests=self.settings.forwarded_requests,
+        )
+        self.http = PollingConsumer.as_asgi(engine=self.engine, settings=self.settings)
+        self.ws = WebsocketConsumer.as_asgi(engine=self.engine, settings=self.settings)
+
+    def spawn(self, coro) -> None:
+        spawn(coro)
+
+    async def start(self) -> None:
+        await self.adapter.start()
+
+
+async def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def start_nodes(count: int = 3, **overrides) -> list[Node]:
+    layer = InMemoryChannelLayer(expiry=60)
+    nodes = [Node(layer, **overrides) for _ in range(count)]
+    for node in nodes:
+        await node.start()
+    await wait_for(lambda: all(len(n.adapter.live_nodes()) == count - 1 for n in nodes))
+    return nodes
+
+
+@pytest.fixture
+async def nodes():
+    started = await start_nodes()
+    yield started
+    for node in started:
+        await node.adapter.stop()
+
+
+def sid_of(node: Node) -> str:
+    (sid,) = node.engine.connections
+    return sid
+
+
+async def test_a_sid_names_its_owner_and_keeps_the_reference_shape(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    assert len(sid) == 20 and sid.startswith(a.engine.node_tag)
+    assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert b.adapter.forwarding.owner(sid) == a.adapter.node_id
+    assert a.adapter.forwarding.owner(sid) is None  # its own
+
+
+async def test_read_on_another_node(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    await a.engine.send(sid, "hello")
+    response = await poll(b, sid)
+    assert response["status"] == 200 and response["body"] == b"4hello"
+    assert b.adapter.forwarding.forwarded == 1 and sid not in b.engine.connections
+    assert response["headers"][b"content-type"] == b"text/plain; charset=UTF-8"
+
+
+async def test_read_on_another_node_deferred(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    pending = asyncio.ensure_future(poll(b, sid))
+    await asyncio.sleep(0.2)
+    assert not pending.done()
+    await a.engine.send(sid, "hello")
+    response = await asyncio.wait_for(pending, 5)
+    assert response["body"] == b"4hello"
+
+
+async def test_writes_on_other_nodes_arrive_in_order(nodes):
+    a, b, c = nodes
+    sid = await handshake(a)
+    for i in range(6):
+        response = await post((b, c)[i % 2], sid, f"4m{i}{SEP}4n{i}")
+        assert response["status"] == 200 and response["body"] == b"ok"
+        assert response["headers"][b"content-type"] == b"text/html"
+    assert [data for _, data in a.messages] == [x for i in range(6) for x in (f"m{i}", f"n{i}")]
+    # the echoes wait at the owner, for a GET wherever it lands
+    response = await poll(c, sid)
+    assert response["body"].decode().split(SEP)[:2] == ["4m0", "4n0"]
+
+
+async def test_close_from_the_owner_reaches_the_forwarded_get(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    pending = asyncio.ensure_future(poll(b, sid))
+    await asyncio.sleep(0.1)
+    await a.engine.close(sid)
+    response = await asyncio.wait_for(pending, 5)
+    assert response["body"] == b"1"
+    await wait_for(lambda: a.disconnected == [(sid, "forced close")])
+    assert (await poll(b, sid))["body"] == UNKNOWN
+
+
+async def test_close_from_the_client_through_another_node(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    assert (await post(b, sid, "1"))["body"] == b"ok"
+    await wait_for(lambda: a.disconnected == [(sid, "transport close")])
+
+
+async def test_pings_come_from_the_owner_and_pongs_go_back_through_others():
+    nodes = await start_nodes(PING_INTERVAL=0.3, PING_TIMEOUT=0.5)
+    try:
+        a, b, c = nodes
+        sid = await handshake(a)
+        for _ in range(3):
+            assert (await asyncio.wait_for(poll(b, sid), 5))["body"] == b"2"
+            assert (await post(c, sid, "3"))["body"] == b"ok"
+        assert a.disconnected == []
+        # no pong: the owner's timers close the session, wherever the GETs landed
+        assert (await asyncio.wait_for(poll(c, sid), 5))["body"] == b"2"
+        await wait_for(lambda: a.disconnected == [(sid, "ping timeout")])
+        response = await poll(b, sid)
+        assert response["status"] == 400 and response["body"] == UNKNOWN
+    finally:
+        for node in nodes:
+            await node.adapter.stop()
+
+
+@pytest.mark.parametrize("kind", ["garbage", "unknown tag", "owner does not know it"])
+async def test_invalid_and_foreign_sids_fail_fast_as_unknown(nodes, kind):
+    a, b, _ = nodes
+    await handshake(a)
+    sid = {
+        "garbage": "abc",
+        "unknown tag": "~~~~" + "x" * 16,
+        "owner does not know it": a.engine.node_tag + "y" * 16,
+    }[kind]
+    began = time.monotonic()
+    for method in ("GET", "POST"):
+        response = await request(b, method, f"EIO=4&transport=polling&sid={sid}", body=b"4x")
+        assert response["status"] == 400 and response["body"] == UNKNOWN
+    assert time.monotonic() - began < 0.9  # an answer, not a timeout (REQUEST_TIMEOUT 1)
+
+
+async def test_max_payload_is_enforced_where_the_post_arrived(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    response = await post(b, sid, "4" + "x" * 1000)
+    assert response["status"] == 413
+    assert response["body"] == b'{"code":3,"message":"Payload too large"}'
+    await wait_for(lambda: a.disconnected == [(sid, "transport error")])
+
+
+async def test_a_bad_payload_gets_the_local_error(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    response = await post(b, sid, "9nonsense")
+    assert response["status"] == 400 and response["body"] == error(3, "Bad request")
+    await wait_for(lambda: a.disconnected == [(sid, "parse error")])
+
+
+async def test_a_second_concurrent_get_closes_the_session_local_or_remote(nodes):
+    a, b, c = nodes
+    sid = await handshake(a)
+    first = asyncio.ensure_future(poll(b, sid))
+    await wait_for(lambda: a.engine.connections[sid].poll is not None)
+    second = await poll(c, sid)
+    assert second["status"] == 400 and second["body"] == error(3, "Bad request")
+    await asyncio.wait_for(first, 5)
+    await wait_for(lambda: a.disconnected == [(sid, "transport error")])
+    # and a local GET against a forwarded one
+    sid = await handshake(a)
+    first = asyncio.ensure_future(poll(b, sid))
+    await wait_for(lambda: a.engine.connections[sid].poll is not None)
+    assert (await poll(a, sid))["status"] == 400
+    await asyncio.wait_for(first, 5)
+
+
+async def test_an_aborted_forwarded_get_is_a_lost_local_get(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    comm = ApplicationCommunicator(b.http, http_scope("GET", f"EIO=4&transport=polling&sid={sid}"))
+    await comm.send_input({"type": "http.request", "body": b""})
+    await wait_for(lambda: a.engine.connections[sid].poll is not None)
+    await comm.send_input({"type": "http.disconnect"})
+    await comm.wait(timeout=5)
+    await wait_for(lambda: a.disconnected == [(sid, "transport error")])
+
+
+async def test_the_owner_gone_makes_forwarded_requests_fail_fast(nodes):
+    a, b, _ = nodes
+    sid = await handshake(a)
+    pending = asyncio.ensure_future(poll(b, sid))
+    await wait_for(lambda: a.engine.connections[sid].poll is not None)
+    began = time.monotonic()
+    await a.adapter.stop()  # its goodbye: b forgets it and fails what waits for it
+    response = await asyncio.wait_for(pending, 5)
+    assert response["status"] == 400 and response["body"] == UNKNOWN
+    response = await post(b, sid, "4x")
+    assert response["status"] == 400 and response["body"] == UNKNOWN
+    assert time.monotonic() - began < 0.9
+
+
+async def test_forwarded_requests_in_flight_are_bounded():
+    nodes = await start_nodes(2, FORWARDED_REQUESTS=1, NODE_CHANNEL_CAPACITY=10)
+    try:
+        a, b = nodes
+        one, two = await handshake(a), await handshake(a)
+        pending = asyncio.ensure_future(poll(b, one))
+        await wait_for(lambda: a.engine.connections[one].poll is not None)
+        refused = await poll(b, two)
+        assert refused["status"] == 503
+        assert json.loads(refused["body"]) == {"code": 3, "message": "Too many forwarded requests"}
+        assert b.adapter.forwarding.refused == 1
+        await a.engine.send(one, "x")
+        assert (await asyncio.wait_for(pending, 5))["body"] == b"4x"
+    finally:
+        for node in nodes:
+            await node.adapter.stop()
+
+
+async def test_a_websocket_upgrade_on_another_node_is_refused_and_polling_goes_on(nodes):
+    from channels.testing import WebsocketCommunicator
+
+    a, b, _ = nodes
+    sid = await handshake(a)
+    ws = WebsocketCommunicator(b.ws, f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
+    connected, _ = await ws.connect()
+    assert not connected  # closed before the handshake: HTTP 403, a failed probe to clients
+    await a.engine.send(sid, "still here")
+    assert (await poll(b, sid))["body"] == b"4still here"
+    assert (await post(b, sid, "4more"))["body"] == b"ok"
+    assert a.disconnected == []
+
+
+async def test_a_layer_expiry_shorter_than_a_poll_is_reported_at_start(caplog):
+    caplog.set_level(logging.WARNING, "django_socketio.adapter")
+    node = Node(InMemoryChannelLayer(expiry=10))  # PING_INTERVAL 25 + REQUEST_TIMEOUT 1
+    await node.start()
+    try:
+        assert any("expiry (10 s) is shorter" in r.getMessage() for r in caplog.records)
+    finally:
+        await node.adapter.stop()
