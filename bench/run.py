@@ -91,6 +91,33 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "smoke": {"clients": 4, "rate": 10, "duration": 1, "warmup": 0.3},
         "unit": ("deliveries", 10_000),
     },
+    # Polling echo over 3 processes sharing Redis: clients dealt directly over the
+    # processes (every request local), through nginx with ip_hash (sticky: from one
+    # address every client lands on the same process), through nginx round-robin
+    # (no affinity: most requests are forwarded to the session's owner).
+    "polling-direct": {
+        "loadgen": "polling",
+        "defaults": {"clients": 20, "duration": 10, "warmup": 2, "payload": 100, "processes": 3},
+        "smoke": {"clients": 3, "duration": 1, "warmup": 0.3},
+        "unit": ("acks", 10_000),
+        "redis": True,
+    },
+    "polling-sticky": {
+        "loadgen": "polling",
+        "defaults": {"clients": 20, "duration": 10, "warmup": 2, "payload": 100, "processes": 3},
+        "smoke": {"clients": 3, "duration": 1, "warmup": 0.3},
+        "unit": ("acks", 10_000),
+        "redis": True,
+        "balancer": "ip_hash",
+    },
+    "polling-rr": {
+        "loadgen": "polling",
+        "defaults": {"clients": 20, "duration": 10, "warmup": 2, "payload": 100, "processes": 3},
+        "smoke": {"clients": 3, "duration": 1, "warmup": 0.3},
+        "unit": ("acks", 10_000),
+        "redis": True,
+        "balancer": "round-robin",
+    },
 }
 PARAMS = ("clients", "duration", "warmup", "payload", "rate", "concurrency", "hold", "processes")
 
@@ -305,6 +332,66 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+NGINX = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream nodes {{
+        {policy}
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://nodes;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_read_timeout 120s;
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(ports: list[int], policy: str, log_dir: Path) -> tuple[Proc, int]:
+    """nginx (from Debian's nginx-light) in front of `ports`: round-robin or ip_hash."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(exe).exists():
+        raise SystemExit("no nginx: apt install nginx-light (scripts/setup does, as root)")
+    directory = log_dir / "nginx"
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in ports)
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        NGINX.format(
+            dir=directory,
+            port=port,
+            servers=servers,
+            policy="ip_hash;" if policy == "ip_hash" else "",
+        )
+    )
+    argv = [exe, "-c", str(conf), "-p", str(directory), "-e", str(directory / "error.log")]
+    proc = Proc(argv, {}, directory, log_dir / "nginx.log")
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return proc, port
+        if not proc.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"nginx did not start:\n{proc.log_tail()}")
+        time.sleep(0.05)
+
+
 # -- profiling (optional) --------------------------------------------------------------
 
 
@@ -455,6 +542,7 @@ class Servers:
         self.procs: list[Proc] = []
         self.ports: list[int] = []
         self.redis: Proc | None = None
+        self.extra: list[Proc] = []  # a balancer in front, stopped with the servers
         try:
             redis_url = None
             if redis:
@@ -501,7 +589,7 @@ class Servers:
         )
 
     def stop(self) -> None:
-        for proc in self.procs:
+        for proc in [*self.extra, *self.procs]:
             proc.stop()
         if self.redis is not None:
             self.redis.stop()
@@ -530,13 +618,19 @@ def run(
     record: dict[str, Any] = {"server": server, "scenario": scenario, "smoke": smoke}
     try:
         processes = int(params.get("processes", 1))
-        servers = Servers(server, processes, scenario == "fanout2", python, log_dir, label)
+        needs_redis = scenario == "fanout2" or bool(spec.get("redis"))
+        servers = Servers(server, processes, needs_redis, python, log_dir, label)
         redis = servers.redis
+        urls = servers.urls
+        if spec.get("balancer"):
+            balancer, balancer_port = start_nginx(servers.ports, spec["balancer"], log_dir)
+            servers.extra.append(balancer)
+            urls = [f"http://127.0.0.1:{balancer_port}"]
         time.sleep(0.3)
         rss_ready = servers.rss()
 
         argv = ["node", str(LOADGEN), "--scenario", spec["loadgen"]]
-        for url in servers.urls:
+        for url in urls:
             argv += ["--url", url]
         for key in ("clients", "duration", "warmup", "payload", "rate", "concurrency", "hold"):
             if key in params:
@@ -659,7 +753,7 @@ def summarize(
         out["cpu_per_unit"] = round(cpu / work * unit_size, 4) if work else None
         out["cpu_per_unit_label"] = per
         out["loadgen_cpu_s"] = round(end["loadgen_cpu"] - start["loadgen_cpu"], 3)
-        if scenario == "fanout2":
+        if scenario == "fanout2" or scenario.startswith("polling-"):
             redis_cpu = end["redis_cpu"] - start["redis_cpu"]
             out["redis_cpu_s"] = round(redis_cpu, 3)
             out["cpu_per_unit_with_redis"] = (

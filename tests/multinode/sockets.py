@@ -52,6 +52,9 @@ class Rooms(Namespace):
     async def on_server_event(self, event, *args):
         return {"event": event, "args": list(args)}
 
+    async def on_echo(self, socket, *args):
+        return list(args)
+
     async def on_node_info(self, socket):
         """What this node's adapter knows: its id, the live nodes, its counters."""
         adapter = io.adapter
@@ -60,5 +63,6 @@ class Rooms(Namespace):
             "node": getattr(adapter, "node_id", None),
             "nodes": sorted(adapter.live_nodes()) if hasattr(adapter, "live_nodes") else [],
             "groups": len(getattr(adapter, "groups", ())),
+            "tag": io.engine.node_tag,
             "stats": vars(stats) if stats is not None else {},
         }

@@ -1,0 +1,156 @@
+"""Polling clients behind a round-robin balancer with no affinity: no sticky sessions.
+
+nginx (tests/balancer.py) sends each HTTP request to the next of three daphne
+processes, whichever client sent it, so nearly every GET and POST of a polling
+session lands on a process that does not hold it and is forwarded to its owner
+over the channel layer. Runs once per channels-redis layer class (`cluster`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.balancer import Balancer, start_balancer
+
+from .conftest import NSP, WAIT, Cluster, ClusterFactory, connected
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def balancer(cluster: Cluster) -> Iterator[Balancer]:
+    started = start_balancer([node.port for node in cluster.nodes])
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+class PollingClient:
+    """python-socketio's AsyncClient on polling only, counting its connections."""
+
+    def __init__(self, url: str, reconnection: bool = False) -> None:
+        self.sio = socketio.AsyncClient(
+            reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5
+        )
+        self.url = url
+        self.connects = 0
+        self.disconnects = 0
+        self.received: list[tuple[str, list[Any]]] = []
+        self.sio.on("connect", self._connect, namespace=NSP)
+        self.sio.on("disconnect", self._disconnect, namespace=NSP)
+        self.sio.on("*", self._any, namespace=NSP)
+
+    def _connect(self) -> None:
+        self.connects += 1
+
+    def _disconnect(self, *args: Any) -> None:
+        self.disconnects += 1
+
+    def _any(self, event: str, *args: Any) -> None:
+        self.received.append((event, list(args)))
+
+    async def connect(self) -> PollingClient:
+        await self.sio.connect(
+            self.url, namespaces=[NSP], transports=["polling"], wait_timeout=WAIT
+        )
+        return self
+
+    async def call(self, event: str, *args: Any, timeout: float = WAIT) -> Any:
+        return await self.sio.call(event, args, namespace=NSP, timeout=timeout)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def until(predicate: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_official_client_on_polling_needs_no_sticky_sessions(
+    cluster: Cluster, balancer: Balancer, run_node: Any
+) -> None:
+    config = {"url": balancer.url, "clients": 4, "messages": 100, "room": "poll"}
+    (result,) = await run_node("sticky", json.dumps({**config, "transports": ["polling"]}))
+    assert result["errors"] == [], result
+    assert result["transports"] == ["polling"] * 4
+    assert result["acks"] == [0, 1, 2, 3]
+    cluster.assert_no_errors()
+
+
+async def test_the_official_client_with_upgrades(
+    cluster: Cluster, balancer: Balancer, run_node: Any
+) -> None:
+    """A websocket upgrade reaching another process is refused: the session stays on polling.
+
+    Behind a round-robin balancer a third of the upgrades reach the owner and succeed.
+    """
+    config = {"url": balancer.url, "clients": 6, "messages": 30, "room": "upgrade"}
+    (result,) = await run_node("sticky", json.dumps(config))
+    assert result["errors"] == [], result
+    assert set(result["transports"]) <= {"polling", "websocket"}
+    assert result["acks"] == [0, 1, 2, 3, 4, 5]
+    cluster.assert_no_errors()
+
+
+async def test_python_socketio_on_polling(cluster: Cluster, balancer: Balancer) -> None:
+    one, two = PollingClient(balancer.url), PollingClient(balancer.url)
+    try:
+        await one.connect()
+        await two.connect()
+        assert await one.call("join", ["py"]) == ["py"]
+        assert await two.call("join", ["py"]) == ["py"]
+        for seq in range(10):
+            assert await two.call("bcast", {"to": ["py"]}, seq, b"\x00\xff") is True
+        await until(lambda: len(one.received) == 10, "the broadcasts")
+        assert one.received == [("b", [seq, b"\x00\xff"]) for seq in range(10)]
+        assert await one.call("echo", b"\x01\x02") == [b"\x01\x02"]
+        assert one.connects == two.connects == 1 and one.disconnects == two.disconnects == 0
+    finally:
+        await one.close()
+        await two.close()
+    cluster.assert_no_errors()
+
+
+async def test_a_killed_process_gives_its_clients_one_clean_reconnect(
+    start_cluster: ClusterFactory,
+) -> None:
+    cluster = await start_cluster(3, "redis")
+    balancer = start_balancer([node.port for node in cluster.nodes])
+    clients = [PollingClient(balancer.url, reconnection=True) for _ in range(6)]
+    try:
+        tags = {}
+        for node in cluster.nodes:
+            async with connected(node.url) as probe:
+                tags[(await probe.call("node_info"))["tag"]] = node
+        for client in clients:
+            await client.connect()
+        owners = [tags[client.sio.eio.sid[:4]] for client in clients]
+        victim = owners[0]
+        victims = [c for c, owner in zip(clients, owners, strict=True) if owner is victim]
+        victim.kill()
+        await until(lambda: all(c.connects == 2 for c in victims), "the reconnects")
+        for client in clients:  # every client works again, wherever its session now is
+            await until(lambda c=client: c.sio.connected and c.sio.namespaces, "a connection")
+            assert await client.call("echo", "again") == ["again"]
+        await asyncio.sleep(1.0)
+        for client, owner in zip(clients, owners, strict=True):
+            # The killed process's clients reconnect once. Others lose at most the GET that
+            # was passing through it (the balancer answers 502): then one reconnect too.
+            assert client.connects == (2 if owner is victim else client.connects) <= 2, owners
+        cluster.assert_no_errors([n for n in cluster.nodes if n is not victim])
+    finally:
+        for client in clients:
+            await client.close()
+        balancer.stop()
