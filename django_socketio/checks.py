@@ -241,7 +241,7 @@ LAYER_ALIAS = Rule(_layer_alias, ID + "E010")
 OPTIONAL_RATE = Rule(_optional_rate, ID + "E030")
 OPTIONAL_COUNT = Rule(_optional_count, ID + "E031")
 POLICY = Rule(_policy, ID + "E032")
-COUNT = Rule(_count, ID + "E034")
+COUNT = Rule(_count, ID + "E051")
 HEADER = Rule(
     _header,
     ID + "E033",
@@ -363,7 +363,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 f"SOCKETIO['FORWARDED_REQUESTS'] ({forwarded}): a full node channel loses "
                 "forwarded polling requests and their answers.",
                 hint="Raise NODE_CHANNEL_CAPACITY or lower FORWARDED_REQUESTS.",
-                id=ID + "E013",
+                id=ID + "E050",
             )
         )
     payload = merged["MAX_PAYLOAD"]

@@ -77,7 +77,7 @@ def test_forwarded_requests_is_a_count(value: Any) -> None:
     assert run({"FORWARDED_REQUESTS": value}) == [
         Error(
             f"SOCKETIO['FORWARDED_REQUESTS'] must be an integer, 0 or more, not {value!r}.",
-            id="django_socketio.E034",
+            id="django_socketio.E051",
         )
     ]
 
@@ -91,7 +91,7 @@ def test_the_node_channel_must_hold_the_forwarded_requests() -> None:
             "SOCKETIO['FORWARDED_REQUESTS'] (51): a full node channel loses forwarded "
             "polling requests and their answers.",
             hint="Raise NODE_CHANNEL_CAPACITY or lower FORWARDED_REQUESTS.",
-            id="django_socketio.E013",
+            id="django_socketio.E050",
         )
     ]
 
