@@ -21,7 +21,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 
 from ..conf import Settings, get_settings
-from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
+from ..exceptions import EngineIOError, PacketError, UpgradeRefused
 from ..origins import admit, request_is_secure, without_credentials
 from ..stats import STATS, text_size
 from . import polling
