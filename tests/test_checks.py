@@ -350,3 +350,46 @@ def test_deploy_warns_about_the_in_memory_layer() -> None:
         assert checks.check_deploy_layer() == []
     with override_settings(CHANNEL_LAYERS=LAYERS, SOCKETIO={"CHANNEL_LAYER": None}):
         assert checks.check_deploy_layer() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "id_", "problem"),
+    [
+        ("EVENTS_PER_SECOND", 0, "E030", "must be None (no limit) or a positive number, not 0"),
+        ("EVENTS_PER_SECOND", "10/s", "E030", "must be None (no limit) or a positive number"),
+        ("EVENTS_BURST", 2.5, "E031", "must be None (no limit) or a positive integer, not 2.5"),
+        ("MAX_HANDLERS_IN_FLIGHT", -1, "E031", "must be None (no limit) or a positive integer"),
+        ("MAX_NAMESPACES_PER_CONNECTION", True, "E031", "must be None (no limit) or a posi"),
+        ("MAX_ROOMS_PER_SOCKET", "100", "E031", "must be None (no limit) or a positive integer"),
+        ("CONNECTIONS_PER_MINUTE", 0, "E031", "must be None (no limit) or a positive integer"),
+        ("EVENT_LIMIT_POLICY", "kick", "E032", "must be one of 'drop', 'disconnect', not 'kick'"),
+        ("CLIENT_ADDRESS_HEADER", "X Forwarded", "E033", "must be None or a header name"),
+        ("SYNC_HANDLERS_PER_SOCKET", 0, "E004", "must be a positive integer, not 0"),
+        ("EVENT_LIMIT_ERROR_ACK", "yes", "E008", "must be True or False"),
+        ("MAX_DEPTH", 0, "E004", "must be a positive integer, not 0"),
+    ],
+)
+def test_inbound_limit_keys(key: str, value: Any, id_: str, problem: str) -> None:
+    [message] = run({key: value})
+    assert message.id == "django_socketio." + id_
+    assert message.msg.startswith(f"SOCKETIO[{key!r}] {problem}")
+    with override_settings(SOCKETIO={key: value}), pytest.raises(ImproperlyConfigured, match=key):
+        build_settings()
+
+
+def test_inbound_limits_reach_the_settings() -> None:
+    settings = build_settings(
+        {
+            "EVENTS_PER_SECOND": 20,
+            "EVENT_LIMIT_POLICY": "disconnect",
+            "MAX_ROOMS_PER_SOCKET": 50,
+            "CONNECTIONS_PER_MINUTE": 30,
+            "CLIENT_ADDRESS_HEADER": "X-Forwarded-For",
+        }
+    )
+    assert settings.inbound.events_per_second == 20.0
+    assert settings.inbound.policy == "disconnect"
+    assert settings.inbound.max_rooms == 50
+    assert settings.inbound.max_handlers_in_flight == 100  # the default
+    assert settings.engine.connections_per_minute == 30
+    assert settings.engine.client_address_header == "X-Forwarded-For"
