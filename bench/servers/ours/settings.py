@@ -65,3 +65,15 @@ if os.environ.get("BENCH_LOG_ENGINE") == "1":
             "django_socketio.engineio": {"handlers": ["err"], "level": "INFO", "propagate": False}
         },
     }
+
+# bench/flood.py: "off" switches every inbound limit off (as before they existed);
+# "drop" and "disconnect" set an event rate per socket with that policy.
+BENCH_LIMITS = os.environ.get("BENCH_LIMITS")
+if BENCH_LIMITS == "off":
+    SOCKETIO["MAX_HANDLERS_IN_FLIGHT"] = None
+    SOCKETIO["MAX_NAMESPACES_PER_CONNECTION"] = None
+elif BENCH_LIMITS in ("drop", "disconnect"):
+    SOCKETIO["EVENTS_PER_SECOND"] = 100
+    SOCKETIO["EVENTS_BURST"] = 200
+    SOCKETIO["EVENT_LIMIT_POLICY"] = BENCH_LIMITS
+    SOCKETIO["CONNECTIONS_PER_MINUTE"] = 10  # per address; the flooder reconnects at once
