@@ -59,6 +59,9 @@ class WebsocketWriter(Protocol):
     def abort(self) -> None: ...
 
 
+_OK, _PROBE = Verdict.OK, Verdict.PROBE
+_CLOSED, _CLOSING = State.CLOSED, State.CLOSING
+_MESSAGE = PacketType.MESSAGE
 NOOP_INTERVAL = 0.1  # seconds between NOOP answers to GETs during an upgrade
 YIELD_EVERY = 64  # packets of one payload handled between two yields to the loop
 CLOSE_TIMEOUT = 5.0  # seconds a websocket close may wait for a peer that does not read
@@ -368,22 +371,27 @@ class Engine:
         volatile: bool,
         messages: Iterable[str | bytes],
     ) -> bool:
+        # On every message to every recipient: module constants, no enum lookups.
         session = conn.session
-        if session.closed:
+        state = session.state
+        if state is _CLOSED or state is _CLOSING:
             return False
         if volatile and not conn.idle:
             STATS.messages_dropped += 1
             return False
         verdict = session.admit(size, count, volatile)
-        if verdict >= Verdict.DROPPED:
+        if verdict is not _OK and verdict is not _PROBE:
             return self._refuse(conn, verdict)
         if conn.ws is not None:
             conn.push(frames)
-        else:
-            queue = session.queue
-            for message in messages:
-                queue.append(Packet(PacketType.MESSAGE, message))
-        if verdict is Verdict.PROBE:
+            if verdict is _PROBE:
+                session.probe()
+                conn.wake()
+            return True
+        queue = session.queue
+        for message in messages:
+            queue.append(Packet(_MESSAGE, message))
+        if verdict is _PROBE:
             session.probe()
         conn.wake()
         return True

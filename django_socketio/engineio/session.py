@@ -69,6 +69,7 @@ DISCONNECT = "disconnect"
 DROP = "drop"
 BACKLOG_POLICIES = (DISCONNECT, DROP)
 MAX_PROBES = 4  # unanswered PINGs (heartbeat and probes) that carry a backlog mark
+_OK, _PROBE, _DROPPED, _FULL = Verdict.OK, Verdict.PROBE, Verdict.DROPPED, Verdict.FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,12 @@ class Session:
 
     __slots__ = (
         "_acked",
+        "_limits",
         "_marks",
         "_ping_due",
         "_pong_due",
-        "_sent",
+        "_sent_bytes",
+        "_sent_packets",
         "config",
         "queue",
         "reason",
@@ -114,9 +117,11 @@ class Session:
         self.reason: str | None = None
         self._ping_due: float | None = now + config.ping_interval
         self._pong_due: float | None = None
-        self._sent = [0, 0]  # bytes, packets handed to the transport, ever
-        self._acked = (0, 0)  # the part of `_sent` the client has surely read
-        self._marks: deque[tuple[int, int]] = deque()  # `_sent` at each unanswered PING
+        self._sent_bytes = 0  # handed to the transport, ever
+        self._sent_packets = 0
+        self._acked = (0, 0)  # the part of what was sent the client has surely read
+        self._marks: deque[tuple[int, int]] = deque()  # what was sent at each unanswered PING
+        self._set_limits()
 
     # -- opening -------------------------------------------------------------
 
@@ -149,32 +154,30 @@ class Session:
 
     def backlog(self) -> tuple[int, int]:
         """Bytes and packets sent that the client has not confirmed reading."""
-        sent, acked = self._sent, self._acked
-        return sent[0] - acked[0], sent[1] - acked[1]
+        acked = self._acked
+        return self._sent_bytes - acked[0], self._sent_packets - acked[1]
 
     def admit(self, nbytes: int, npackets: int = 1, volatile: bool = False) -> Verdict:
         """Count a message about to be written; refuse it past the limits.
 
         A volatile message is refused already at half the limits, so that it goes
-        first when a client falls behind and never fills its backlog.
+        first when a client falls behind and never fills its backlog. On every
+        message sent, so the limits are kept as absolute counts (`_limits`).
         """
-        c = self.config
-        sent, acked = self._sent, self._acked
-        nb = sent[0] - acked[0] + nbytes
-        np = sent[1] - acked[1] + npackets
-        if volatile and (nb * 2 > c.max_backlog_bytes or np * 2 > c.max_backlog_packets):
-            return Verdict.DROPPED
-        if nb > c.max_backlog_bytes or np > c.max_backlog_packets:
-            return Verdict.FULL
-        sent[0] += nbytes
-        sent[1] += npackets
-        if len(self._marks) < MAX_PROBES:
-            base = self._marks[-1] if self._marks else acked
-            if (sent[0] - base[0]) * 4 > c.max_backlog_bytes or (
-                sent[1] - base[1]
-            ) * 4 > c.max_backlog_packets:
-                return Verdict.PROBE
-        return Verdict.OK
+        sent_bytes = self._sent_bytes + nbytes
+        sent_packets = self._sent_packets + npackets
+        full_bytes, full_packets, half_bytes, half_packets, probe_bytes, probe_packets = (
+            self._limits
+        )
+        if sent_bytes > full_bytes or sent_packets > full_packets:
+            return _DROPPED if volatile else _FULL
+        if volatile and (sent_bytes > half_bytes or sent_packets > half_packets):
+            return _DROPPED
+        self._sent_bytes = sent_bytes
+        self._sent_packets = sent_packets
+        if sent_bytes > probe_bytes or sent_packets > probe_packets:
+            return _PROBE if len(self._marks) < MAX_PROBES else _OK
+        return _OK
 
     def probe(self) -> None:
         """Queue a PING after what was admitted: its PONG confirms the backlog read."""
@@ -183,7 +186,22 @@ class Session:
             self.queue.append(PING)
 
     def _mark(self) -> None:
-        self._marks.append((self._sent[0], self._sent[1]))
+        self._marks.append((self._sent_bytes, self._sent_packets))
+        self._set_limits()
+
+    def _set_limits(self) -> None:
+        """The counts of `_sent` at which the limits, half of them and the next probe fall."""
+        c = self.config
+        acked_bytes, acked_packets = self._acked
+        base_bytes, base_packets = self._marks[-1] if self._marks else self._acked
+        self._limits = (
+            acked_bytes + c.max_backlog_bytes,
+            acked_packets + c.max_backlog_packets,
+            acked_bytes + c.max_backlog_bytes // 2,
+            acked_packets + c.max_backlog_packets // 2,
+            base_bytes + c.max_backlog_bytes // 4,
+            base_packets + c.max_backlog_packets // 4,
+        )
 
     def take(self) -> list[Packet]:
         """Everything queued, in order, for the transport that is writable now."""
@@ -229,6 +247,7 @@ class Session:
             self._ping_due = now + self.config.ping_interval
             if self._marks:  # answers come in order: the oldest PING is answered
                 self._acked = self._marks.popleft()
+                self._set_limits()
             return None
         if ptype is PacketType.CLOSE:
             self._finish(Reason.TRANSPORT_CLOSE)
