@@ -21,6 +21,7 @@ from django_socketio import AckTimeoutError, ConnectionRefused, Namespace, on, r
 from django_socketio.registry import AlreadyRegistered
 from django_socketio.routing import websocket_urlpatterns
 from django_socketio.server import DjangoSocketIOServer
+from django_socketio.socketio.packets import Packet, PacketType
 from django_socketio.testing import Disconnected, SocketIOCommunicator
 
 
@@ -1057,3 +1058,23 @@ async def test_a_binary_packet_whose_attachments_never_come_closes_the_connectio
     await comm.send_to(text_data='451-["say",{"_placeholder":true,"num":0}]')
     await eventually(lambda: sio.handler().reasons == ["parse error"], timeout=2)
     await comm.disconnect()
+
+
+async def test_outgoing_middlewares_see_broadcasts_from_other_processes(sio):
+    """What the adapter hands `deliver` for another node's broadcast: encodings only."""
+    from django_socketio.socketio.rooms import BroadcastOptions
+
+    seen = []
+
+    def upper(socket, packet):
+        seen.append((packet.event, packet.args, packet.broadcast))
+        packet.args = [arg.upper() for arg in packet.args]
+
+    sio.register(Chat)
+    nsp = sio.server.of("/")
+    nsp.use_outgoing(upper)
+    client = await sio.connected()
+    encoded = {"json": sio.server.parser.encode(Packet(PacketType.EVENT, "/", ["news", "hi"]))}
+    await nsp.deliver(encoded, BroadcastOptions())
+    assert tuple(await client.receive_event()) == ("news", ["HI"])
+    assert seen == [("news", ["hi"], True)]
