@@ -8,7 +8,7 @@ in for by the repository's own copy (installed by ``npm ci``). Then:
 
 - ``manage.py check`` reports nothing;
 - the README's handler tests pass under ``manage.py test`` and under pytest;
-- the page, under daphne and under ``manage.py runserver``, loads the client from static
+- the page, under daphne, ``manage.py runserver`` and uvicorn, loads the client from static
   files, connects, gets its ack, sees /private refused, and upgrades to a websocket, in
   headless Chromium;
 - "Running several processes": the README's Redis layer block, two daphne processes,
@@ -146,12 +146,16 @@ def _command(server: str, port: int) -> list[str]:
             "-1",
             "mysite.asgi:application",
         ]
+    if server == "uvicorn":  # the README's (Speed) command, on a free port
+        where = ["--host", "127.0.0.1", "--port", str(port)]
+        options = ["--lifespan", "on", "--ws-per-message-deflate", "false"]
+        return [sys.executable, "-m", "uvicorn", *where, *options, "mysite.asgi:application"]
     return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
 
 
 @contextlib.contextmanager
 def serve(kind: str, project: Path) -> Iterator[str]:
-    """The project served as the README says (daphne or runserver); yields its base URL."""
+    """The project served as the README says (daphne, runserver, uvicorn); yields its URL."""
     for _attempt in range(3):  # a free port can be taken before the server binds it
         port = free_port()
         log = tempfile.NamedTemporaryFile(prefix="quickstart-", suffix=".log")  # noqa: SIM115
@@ -175,7 +179,7 @@ def serve(kind: str, project: Path) -> Iterator[str]:
     pytest.fail(f"{kind}: no free port in 3 attempts", pytrace=False)
 
 
-@pytest.fixture(params=["daphne", "runserver"])
+@pytest.fixture(params=["daphne", "runserver", "uvicorn"])
 def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
     with serve(request.param, project) as url:
         yield url
