@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "BACKLOG_POLICY": "disconnect",  # past a backlog limit: "disconnect" or "drop"
     "MAX_PAYLOAD_PACKETS": 1_000,  # packets per polling POST
     "UPGRADE_TIMEOUT": 10.0,  # seconds for a probing websocket to finish the upgrade
+    "VOLATILE_LATEST": False,  # keep the newest volatile message for a client behind
     # Socket.IO
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
     "MAX_ATTACHMENTS": 10,  # binary attachments per packet
@@ -159,6 +160,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             backlog_policy=str(raw["BACKLOG_POLICY"]),
             max_payload_packets=int(raw["MAX_PAYLOAD_PACKETS"]),
             upgrade_timeout=float(raw["UPGRADE_TIMEOUT"]),
+            volatile_latest=bool(raw["VOLATILE_LATEST"]),
         ),
         path=str(raw["PATH"]).strip("/"),
         cors_allowed_origins=tuple(o.rstrip("/") for o in origins),

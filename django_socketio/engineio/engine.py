@@ -110,6 +110,7 @@ class Connection:
     """
 
     __slots__ = (
+        "latest",
         "out",
         "poll",
         "posting",
@@ -133,6 +134,9 @@ class Connection:
         self.out: deque[str | bytes] = deque()
         self.writer: asyncio.Task[None] | None = None
         self.posting = False  # a POST is being handled (one at a time)
+        #: VOLATILE_LATEST: the newest volatile message the client could not take yet
+        #: (frames, size, count, messages); sent when it catches up.
+        self.latest: tuple[Any, int, int, Any] | None = None
 
     @property
     def sid(self) -> str:
@@ -182,6 +186,24 @@ class Connection:
             logger.debug("websocket write failed for %s", self.sid, exc_info=True)
         finally:
             self.writer = None
+        if self.latest is not None:
+            self.send_latest()
+
+    def send_latest(self) -> None:
+        """Write the kept volatile message if the client can take it now."""
+        latest = self.latest
+        if latest is None or not self.idle:
+            return
+        frames, size, count, messages = latest
+        session = self.session
+        if session.closed or session.admit(size, count, volatile=True) is not _OK:
+            return
+        self.latest = None
+        if self.ws is not None:
+            self.push(frames)
+        else:
+            session.queue.extend(Packet(_MESSAGE, message) for message in messages)
+            self.wake()
 
     @property
     def idle(self) -> bool:
@@ -377,10 +399,11 @@ class Engine:
         if state is _CLOSED or state is _CLOSING:
             return False
         if volatile and not conn.idle:
-            STATS.messages_dropped += 1
-            return False
+            return self._keep_latest(conn, frames, size, count, messages)
         verdict = session.admit(size, count, volatile)
         if verdict is not _OK and verdict is not _PROBE:
+            if volatile:
+                return self._keep_latest(conn, frames, size, count, messages)
             return self._refuse(conn, verdict)
         if conn.ws is not None:
             conn.push(frames)
@@ -394,6 +417,24 @@ class Engine:
         if verdict is _PROBE:
             session.probe()
         conn.wake()
+        return True
+
+    def _keep_latest(
+        self,
+        conn: Connection,
+        frames: Iterable[str | bytes],
+        size: int,
+        count: int,
+        messages: Iterable[str | bytes],
+    ) -> bool:
+        """A volatile message the client cannot take now: dropped, or with VOLATILE_LATEST
+        kept (replacing an older one) until it can."""
+        if not self.config.volatile_latest:
+            STATS.messages_dropped += 1
+            return False
+        if conn.latest is not None:
+            STATS.messages_dropped += 1  # the older one will never be sent
+        conn.latest = (list(frames), size, count, list(messages))
         return True
 
     def _refuse(self, conn: Connection, verdict: Verdict) -> bool:
@@ -495,6 +536,8 @@ class Engine:
             await self._finalize(conn)
         elif ponged:
             self._schedule(conn)  # the next ping is due one interval from now, not at the deadline
+            if conn.latest is not None:  # the backlog shrank: maybe the client can take it
+                conn.send_latest()
 
     async def deliver(self, conn: Connection, data: str | bytes) -> None:
         """A MESSAGE that arrived on the session's current transport."""
@@ -521,6 +564,8 @@ class Engine:
         if conn.poll is not None:
             raise EngineIOError(ErrorCode.BAD_REQUEST)  # caller fails the session
         conn.poll = asyncio.get_running_loop().create_future()
+        if conn.latest is not None:
+            conn.send_latest()  # a GET waits: the kept volatile message can go
         return conn.poll
 
     def end_poll(self, conn: Connection) -> list[Packet]:
@@ -616,6 +661,7 @@ class Engine:
             conn.poll.set_result(None)  # the pending GET answers and the session is gone
         ws, probe, writer = conn.ws, conn.probe, conn.writer
         conn.ws = conn.probe = None
+        conn.latest = None
         if not drain:
             conn.out.clear()
             if writer is not None:

@@ -87,6 +87,7 @@ class EngineConfig:
     backlog_policy: str = DISCONNECT  # or DROP: refuse the message, keep the session
     max_payload_packets: int = 1_000  # packets per polling POST; 0: no limit
     upgrade_timeout: float = 10.0  # seconds for a probing websocket to finish the upgrade
+    volatile_latest: bool = False  # keep the newest volatile message a client cannot take yet
 
 
 class Session:

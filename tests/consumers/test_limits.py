@@ -177,3 +177,41 @@ async def test_polls_during_an_upgrade_get_noop_at_most_every_100_ms(server):
     await probe.send_to(text_data="5")
     await probe.send_input({"type": "websocket.disconnect", "code": 1000})
     await probe.wait()
+
+
+async def test_with_volatile_latest_a_client_behind_gets_the_newest_volatile_message(servers):
+    server = servers(VOLATILE_LATEST=True)
+    sid = await handshake(server)
+    # No GET waits: the client cannot take them now; each replaces the one before.
+    for n in range(3):
+        assert await server.engine.send(sid, f"v{n}", volatile=True) is True
+    assert (await poll(server, sid))["body"] == b"4v2"  # sent when a GET came
+    await server.engine.send(sid, "regular")
+    assert (await poll(server, sid))["body"] == b"4regular"
+
+
+async def test_with_volatile_latest_a_busy_websocket_gets_the_newest_after_the_rest(servers):
+    server = servers(VOLATILE_LATEST=True)
+    release = asyncio.Event()
+    sent: list[str] = []
+
+    async def app(scope, receive, send):
+        async def slow_send(message):
+            if message["type"] == "websocket.send" and message.get("text", "")[:1] == "4":
+                await release.wait()
+                sent.append(message["text"])
+            await send(message)
+
+        await server.ws(scope, receive, slow_send)
+
+    comm = WebsocketCommunicator(app, "/engine.io/?EIO=4&transport=websocket")
+    assert (await comm.connect())[0]
+    sid = next(iter(server.engine.connections))
+    assert await server.engine.send(sid, "first")  # the writer now waits on the peer
+    assert await server.engine.send(sid, "second")
+    for n in range(3):
+        assert await server.engine.send(sid, f"v{n}", volatile=True)
+    release.set()
+    await asyncio.sleep(0.05)
+    assert sent == ["4first", "4second", "4v2"]
+    await comm.disconnect()
