@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from importlib import import_module
+from typing import TypeVar
 
 from django.apps import apps
 from django.utils.module_loading import module_has_submodule
@@ -31,9 +32,10 @@ def _server(server: SocketIOServer | None) -> SocketIOServer:
     return io
 
 
-def register(
-    handler_class: type[Namespace], server: SocketIOServer | None = None
-) -> type[Namespace]:
+N = TypeVar("N", bound=type[Namespace])
+
+
+def register(handler_class: N, server: SocketIOServer | None = None) -> N:
     """Register `handler_class` (usable as a class decorator)."""
     target = _server(server)
     if handler_class in _registered(target):

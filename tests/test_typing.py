@@ -33,6 +33,7 @@ async def publish() -> None:
     io.of("/chat").emit_sync("news", 1)
     reveal_type(io)
     reveal_type(io.of("/chat").to("lobby"))
+    reveal_type(Chat)
 """
 
 
@@ -64,4 +65,5 @@ def test_mypy_sees_the_public_api(tmp_path: Path) -> None:
         'error: "BroadcastOperator" has no attribute "emitt"',
         'note: Revealed type is "django_socketio.server.DjangoSocketIOServer"',
         'note: Revealed type is "django_socketio.socketio.operators.BroadcastOperator"',
+        'note: Revealed type is "def () -> user_sockets.Chat"',  # @register keeps the class
     ], done.stdout + done.stderr

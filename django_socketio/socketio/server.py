@@ -66,6 +66,7 @@ FAILURE_LOG_INTERVAL = 10.0
 #: A limit's log line ("events dropped", "namespaces refused"...): once per interval.
 LIMIT_LOG_INTERVAL = 10.0
 T = TypeVar("T")
+N = TypeVar("N", bound=type[Namespace])  # a Namespace subclass, kept as itself by register()
 
 Middleware = Callable[[Socket, Any], Awaitable[None] | None]
 
@@ -995,7 +996,7 @@ class SocketIOServer:
             nsp = self.namespaces[name] = ServerNamespace(self, name)
         return nsp
 
-    def register(self, handler_class: type[Namespace]) -> type[Namespace]:
+    def register(self, handler_class: N) -> N:
         """Serve `handler_class.namespace` with one instance of the class."""
         pattern = handler_class.namespace
         handler = handler_class()
