@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAYLOAD": 1_000_000,  # bytes per polling POST or websocket message
     "PATH": "socket.io",  # URL path, without slashes
     "TRANSPORTS": ("polling", "websocket"),
+    "ALLOW_EIO3": False,  # also serve Engine.IO v3 clients (Socket.IO 1.x/2.x)
     "CORS_ALLOWED_ORIGINS": (),  # cross-origin pages ("https://app.example.com") or "*"
     # Access-Control-Allow-Credentials for allowed origins; None: yes, but not to an
     # origin let in by "*" alone (True explicitly: reflect credentials to any origin)
@@ -153,6 +154,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             ping_timeout=float(raw["PING_TIMEOUT"]),
             max_payload=int(raw["MAX_PAYLOAD"]),
             transports=tuple(raw["TRANSPORTS"]),
+            allow_eio3=bool(raw["ALLOW_EIO3"]),
             connections_per_minute=_optional(int, raw["CONNECTIONS_PER_MINUTE"]),
             client_address_header=_optional(str, raw["CLIENT_ADDRESS_HEADER"]),
             max_backlog_bytes=int(raw["MAX_BACKLOG_BYTES"]),

@@ -20,6 +20,7 @@ PACKAGE = "django_socketio"
 PURE = [
     "django_socketio.exceptions",
     "django_socketio.engineio.packets",
+    "django_socketio.engineio.packets_v3",
     "django_socketio.engineio.session",
     "django_socketio.engineio.handshake",
     "django_socketio.stats",

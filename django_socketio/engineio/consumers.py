@@ -24,7 +24,7 @@ from ..conf import Settings, get_settings
 from ..exceptions import EngineIOError, PacketError, UpgradeRefused
 from ..origins import admit, request_is_secure, without_credentials
 from ..stats import STATS, text_size
-from . import polling
+from . import packets_v3, polling
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
 from .packets import decode
@@ -102,19 +102,20 @@ class PollingConsumer(EngineIOConsumer):
     async def _handle(self, scope, receive, send, settings: Settings, cors) -> None:
         engine = self.get_engine()
         method = scope["method"]
+        config = settings.engine
         request = parse_request(
-            method, parse_query(scope["query_string"]), False, settings.engine.transports
+            method, parse_query(scope["query_string"]), False, config.transports, config.allow_eio3
         )
         if request.sid is None:
             engine.admit(scope)
-            conn = await engine.open(POLLING, scope)
+            conn = await engine.open(POLLING, scope, protocol=request.protocol, b64=request.b64)
             extra = list(cors)
             if settings.cookie is not None:
                 cookie = settings.cookie.header(conn.sid, request_is_secure(scope))
                 extra.append((b"set-cookie", cookie))
             packets = engine.begin_poll(conn)
             assert isinstance(packets, list)  # the OPEN packet is queued
-            reply = polling.packets_reply(packets)
+            reply = polling.packets_reply(packets, conn.session)
             await _respond(send, reply.status, reply.body, reply.content_type, extra)
             return
         sid = request.sid
@@ -221,12 +222,14 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes, he
 
 
 class _WebsocketWriter:
-    """How the engine writes to one websocket."""
+    """How the engine writes to one websocket (of an Engine.IO `protocol` 4 or 3 session)."""
 
-    __slots__ = ("_send", "_task", "aborted", "closed")
+    __slots__ = ("_send", "_task", "aborted", "b64", "closed", "protocol")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, protocol: int = 4, b64: bool = False) -> None:
         self._send = send
+        self.protocol = protocol
+        self.b64 = b64  # v3: this websocket's request asked for base64 binary
         self._task = asyncio.current_task()  # the consumer's, to end it if the peer is stuck
         self.closed = False
         self.aborted = False
@@ -279,9 +282,9 @@ class WebsocketConsumer(EngineIOConsumer):
         try:
             if not admit(scope, settings).credentials:
                 scope = without_credentials(scope)
-            request = parse_request(
-                "GET", parse_query(scope["query_string"]), True, settings.engine.transports
-            )
+            config = settings.engine
+            query = parse_query(scope["query_string"])
+            request = parse_request("GET", query, True, config.transports, config.allow_eio3)
             if request.sid:
                 conn = engine.lookup(request.sid, WEBSOCKET)
             else:
@@ -298,10 +301,13 @@ class WebsocketConsumer(EngineIOConsumer):
             await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
             return
         await send({"type": "websocket.accept"})
-        writer = _WebsocketWriter(send)
+        protocol = request.protocol if conn is None else conn.session.protocol
+        writer = _WebsocketWriter(send, protocol, request.b64)
         try:
             if conn is None:
-                conn = await engine.open(WEBSOCKET, scope, ws=writer)
+                conn = await engine.open(
+                    WEBSOCKET, scope, ws=writer, protocol=request.protocol, b64=request.b64
+                )
             else:
                 engine.begin_probe(conn, writer)
             await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
@@ -318,6 +324,8 @@ class WebsocketConsumer(EngineIOConsumer):
         receive_packets = engine.receive
         deliver = engine.deliver
         stats = STATS
+        v3 = conn.session.protocol == 3  # binary frames start with a type byte
+        decode_frame = packets_v3.decode if v3 else decode
         while True:
             message = await receive()
             if message["type"] != "websocket.receive":
@@ -336,13 +344,13 @@ class WebsocketConsumer(EngineIOConsumer):
                 await writer.close(1009)
                 await self._lost(conn, engine, writer, Reason.TRANSPORT_ERROR)
                 return
-            if conn.ws is writer and (type(frame) is bytes or frame[:1] == "4"):
+            if conn.ws is writer and (frame[:1] == "4" if type(frame) is str else not v3):
                 # The hot path: a message on the session's own transport needs no state
                 # machine (nothing else in the packet changes the session's state).
                 await deliver(conn, frame if type(frame) is bytes else frame[1:])
                 continue
             try:
-                packet = decode(frame)
+                packet = decode_frame(frame)
             except PacketError:
                 await self._lost(conn, engine, writer, Reason.PARSE_ERROR)
                 return

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError, UpgradeRefused
 from ..stats import STATS
+from . import packets_v3
 from .limits import Throttle, WindowCounter, client_address
 from .packets import CLOSE, Packet, PacketType, encode
 from .polling import Forwarder
@@ -38,9 +39,27 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> None:
     task.add_done_callback(_background.discard)
 
 
-def message_frames(messages: list[str | bytes]) -> list[str | bytes]:
+def message_frames(
+    messages: list[str | bytes], protocol: int = 4, b64: bool = False
+) -> list[str | bytes]:
     """MESSAGE packets encoded for a websocket, once for any number of sessions."""
+    if protocol == 3:
+        if b64:
+            return [packets_v3.encode(Packet(PacketType.MESSAGE, m), b64=True) for m in messages]
+        return [packets_v3.message_frame(m) for m in messages]
     return [m if type(m) is bytes else "4" + m for m in messages]
+
+
+def _frame_kind(session: Session) -> Any:
+    """How a session's websocket frames are encoded: the key of a broadcast's cache."""
+    return session.protocol if session.protocol == 4 or not session.b64 else "3b64"
+
+
+def encode_for(session: Session, packet: Packet) -> str | bytes:
+    """One packet as a websocket frame of `session`'s protocol."""
+    if session.protocol == 3:
+        return packets_v3.encode(packet, session.b64)
+    return encode(packet)
 
 
 class EngineHandler(Protocol):
@@ -146,7 +165,8 @@ class Connection:
         """Something was queued or the state changed: let the writer look (sync)."""
         if self.ws is not None:
             if self.session.queue:
-                self.push([encode(p) for p in self.session.take()])
+                session = self.session
+                self.push([encode_for(session, p) for p in session.take()])
         elif self.poll is not None and not self.poll.done():
             self.poll.set_result(None)
 
@@ -314,12 +334,18 @@ class Engine:
         raise EngineIOError(ErrorCode.FORBIDDEN, message=TOO_MANY_CONNECTIONS)
 
     async def open(
-        self, transport: str, scope: Scope, ws: WebsocketWriter | None = None
+        self,
+        transport: str,
+        scope: Scope,
+        ws: WebsocketWriter | None = None,
+        protocol: int = 4,
+        b64: bool = False,
     ) -> Connection:
+        """A new session speaking Engine.IO `protocol` (4, or 3 for Socket.IO 2.x clients)."""
         sid = generate_sid(self.node_tag)
         while sid in self.connections:  # 96 random bits: never, but cheap to be sure
             sid = generate_sid(self.node_tag)
-        session = Session(sid, transport, self.config, self.now())
+        session = Session(sid, transport, self.config, self.now(), protocol, b64)
         conn = Connection(session, scope)
         conn.ws = ws
         self.connections[session.sid] = conn
@@ -356,7 +382,12 @@ class Engine:
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        frame = "4" + data if type(data) is str else data
+        if type(data) is str:
+            frame: str | bytes = "4" + data
+        elif conn.session.protocol == 4:
+            frame = data
+        else:
+            frame = message_frames([data], 3, conn.session.b64)[0]
         return self._write(conn, (frame,), len(frame), 1, volatile, (data,))
 
     async def send_many(
@@ -375,12 +406,14 @@ class Engine:
         conn = self.connections.get(sid)
         if conn is None:
             return False
-        entry = cache.get(4) if cache is not None else None
+        session = conn.session
+        kind = _frame_kind(session)
+        entry = cache.get(kind) if cache is not None else None
         if entry is None:
-            frames = message_frames(messages)
+            frames = message_frames(messages, session.protocol, session.b64)
             entry = (frames, sum(map(len, frames)))
             if cache is not None:
-                cache[4] = entry
+                cache[kind] = entry
         frames, size = entry
         return self._write(conn, frames, size, len(frames), volatile, messages)
 
@@ -455,6 +488,11 @@ class Engine:
             spawn(self._finalize(conn))
         return False
 
+    def protocol(self, sid: str) -> int:
+        """The Engine.IO protocol revision of a session (4 unless it is a v3 client)."""
+        conn = self.connections.get(sid)
+        return conn.session.protocol if conn is not None else 4
+
     def writable(self, sid: str) -> bool:
         """Could a packet go out right now, without waiting behind others?"""
         conn = self.connections.get(sid)
@@ -526,6 +564,8 @@ class Engine:
             conn.wake()  # the pending poll, if any, ends before the writer switches
             conn.ws, conn.probe = conn.probe, None
             self._stop_probe_timer(conn)
+            # v3: base64 or binary is each transport's own choice (its request's b64).
+            session.b64 = getattr(conn.ws, "b64", session.b64)
             STATS.upgrades += 1
             if self._on_upgrade is not None:
                 await self._call(self._on_upgrade, conn.sid)

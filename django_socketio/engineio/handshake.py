@@ -18,6 +18,8 @@ class Request:
     transport: str
     sid: str | None
     method: str
+    protocol: int = 4  # of a handshake; a request with a sid uses its session's
+    b64: bool = False  # v3: the client wants binary packets as base64 text
 
 
 def parse_query(query_string: bytes) -> dict[str, str]:
@@ -28,9 +30,19 @@ def parse_query(query_string: bytes) -> dict[str, str]:
 
 
 def parse_request(
-    method: str, query: dict[str, str], websocket: bool, transports: tuple[str, ...]
+    method: str,
+    query: dict[str, str],
+    websocket: bool,
+    transports: tuple[str, ...],
+    allow_eio3: bool = False,
 ) -> Request:
-    """Validate one HTTP request or websocket connect against Engine.IO v4."""
+    """Validate one HTTP request or websocket connect against Engine.IO v4 (and v3).
+
+    With `allow_eio3`, a handshake with ``EIO=3``, or without EIO (as the reference
+    server counts it), opens a v3 session; any other value but ``4`` is refused with
+    the reference server's code 5, which is stricter than the reference (it counts
+    every value but ``4`` as 3).
+    """
     transport = query.get("transport")
     if transport not in transports:
         raise EngineIOError(ErrorCode.UNKNOWN_TRANSPORT)
@@ -43,8 +55,11 @@ def parse_request(
             raise EngineIOError(ErrorCode.BAD_HANDSHAKE_METHOD)
         if mismatch:
             raise EngineIOError(ErrorCode.BAD_REQUEST)
-        if query.get("EIO") != "4":
-            raise EngineIOError(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+        eio = query.get("EIO")
+        if eio != "4":
+            if not allow_eio3 or eio not in ("3", None):
+                raise EngineIOError(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
+            return Request(transport, sid, method, 3, bool(query.get("b64")))
     elif mismatch or (not websocket and method not in ("GET", "POST")):
         raise EngineIOError(ErrorCode.BAD_REQUEST)
-    return Request(transport=transport, sid=sid, method=method)
+    return Request(transport, sid, method, b64=bool(query.get("b64")))

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..exceptions import EngineIOError, ErrorCode, PacketError
 from ..stats import STATS
+from . import packets_v3
 from .packets import decode_payload, encode_payload
-from .session import POLLING, Reason
+from .session import POLLING, Reason, Session
 
 if TYPE_CHECKING:
     from .engine import Connection, Engine
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_socketio.engineio")
 
 PACKETS = b"text/plain; charset=UTF-8"
+BINARY_PACKETS = b"application/octet-stream"  # Engine.IO v3's binary (XHR2) payload
 JSON = b"application/json"
 OK = b"text/html"
 
@@ -51,11 +53,20 @@ PAYLOAD_TOO_LARGE = PollingReply(413, b'{"code":3,"message":"Payload too large"}
 UNKNOWN_SID = PollingReply.error(EngineIOError(ErrorCode.UNKNOWN_SID))
 
 
-def packets_reply(packets: list) -> PollingReply:
-    body = encode_payload(packets).encode()
+def packets_reply(packets: list, session: Session) -> PollingReply:
+    """The packets as one payload of the session's protocol (v3: text, or binary)."""
+    content_type = PACKETS
+    if session.protocol == 3:
+        payload = packets_v3.encode_payload(packets, binary=not session.b64)
+        if type(payload) is bytes:
+            body, content_type = payload, BINARY_PACKETS
+        else:
+            body = payload.encode("utf-8", "surrogatepass")  # type: ignore[union-attr]
+    else:
+        body = encode_payload(packets).encode()
     STATS.packets_out_polling += len(packets)
     STATS.bytes_out_polling += len(body)
-    return PollingReply(200, body, PACKETS)
+    return PollingReply(200, body, content_type)
 
 
 async def refuse_overlap(engine: Engine, conn: Connection) -> PollingReply | None:
@@ -91,7 +102,13 @@ async def post_body(engine: Engine, conn: Connection, body: bytes | None) -> Pol
         await engine.fail(conn, Reason.TRANSPORT_ERROR)
         return PAYLOAD_TOO_LARGE
     try:
-        packets = decode_payload(body.decode("utf-8"), engine.config.max_payload_packets)
+        if conn.session.protocol == 3:
+            # The binary (XHR2) form starts with a 0 or 1 byte, the text form with a
+            # digit: the body tells, so a forwarded POST needs no content type.
+            binary = body[:1] in (b"\x00", b"\x01")
+            packets = packets_v3.decode_payload(body, binary, engine.config.max_payload_packets)
+        else:
+            packets = decode_payload(body.decode("utf-8"), engine.config.max_payload_packets)
     except (PacketError, UnicodeDecodeError):
         await engine.fail(conn, Reason.PARSE_ERROR)
         return PollingReply.error(EngineIOError(ErrorCode.BAD_REQUEST))
@@ -115,7 +132,7 @@ async def poll(engine: Engine, conn: Connection, lost: asyncio.Future[None]) -> 
         await engine.fail(conn, Reason.TRANSPORT_ERROR)  # two GETs at once
         return PollingReply.error(exc)
     if isinstance(waiting, list):
-        return packets_reply(waiting)
+        return packets_reply(waiting, conn.session)
     if not lost.done():
         await asyncio.wait((waiting, lost), return_when=asyncio.FIRST_COMPLETED)
     if lost.done() and not waiting.done():
@@ -123,7 +140,7 @@ async def poll(engine: Engine, conn: Connection, lost: asyncio.Future[None]) -> 
             conn.poll = None
         await engine.fail(conn, Reason.TRANSPORT_ERROR)  # poll closed prematurely
         return None
-    return packets_reply(engine.end_poll(conn))
+    return packets_reply(engine.end_poll(conn), conn.session)
 
 
 class Forwarder(Protocol):

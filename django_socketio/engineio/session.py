@@ -18,6 +18,13 @@ the ASGI server's buffer, the kernel). Daphne's `send` never waits, so this is
 the only sound view of a slow reader there. When the unanswered part grows, an
 extra PING (a probe) goes out, so a healthy client's answer keeps the count
 small; past the limits, the shell applies the configured policy.
+
+Heartbeat (v3, `protocol` 3, client-initiated): the client pings, the session
+answers PONG and closes with ``ping timeout`` when no PING came for
+`ping_interval` + `ping_timeout`; a heartbeat packet in the wrong direction (a
+v3 PONG) is a protocol error, as in the reference server. A v3 client answers
+no server PING, so nothing proves what it has read: its backlog counts what was
+sent since its last PING (no probes), which bounds what one ping interval can pile up.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 from ..exceptions import PacketError
-from .packets import NOOP, PING, PONG_PROBE, Packet, PacketType
+from .packets import NOOP, PING, PONG, PONG_PROBE, Packet, PacketType
 
 POLLING = "polling"
 WEBSOCKET = "websocket"
@@ -80,6 +87,7 @@ class EngineConfig:
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000
     transports: tuple[str, ...] = (POLLING, WEBSOCKET)
+    allow_eio3: bool = False  # accept Engine.IO v3 clients (Socket.IO 1.x/2.x)
     connections_per_minute: int | None = None  # new sessions per client address; None: off
     client_address_header: str | None = None  # the proxy header naming the client address
     max_backlog_bytes: int = 8 * 1024 * 1024  # sent and not yet read (text: characters)
@@ -88,6 +96,9 @@ class EngineConfig:
     max_payload_packets: int = 1_000  # packets per polling POST; 0: no limit
     upgrade_timeout: float = 10.0  # seconds for a probing websocket to finish the upgrade
     volatile_latest: bool = False  # keep the newest volatile message a client cannot take yet
+
+
+_NEVER = float("inf")  # v3 sessions send no probes: nothing would answer them
 
 
 class Session:
@@ -101,7 +112,9 @@ class Session:
         "_pong_due",
         "_sent_bytes",
         "_sent_packets",
+        "b64",
         "config",
+        "protocol",
         "queue",
         "reason",
         "sid",
@@ -109,15 +122,31 @@ class Session:
         "transport",
     )
 
-    def __init__(self, sid: str, transport: str, config: EngineConfig, now: float) -> None:
+    def __init__(
+        self,
+        sid: str,
+        transport: str,
+        config: EngineConfig,
+        now: float,
+        protocol: int = 4,
+        b64: bool = False,
+    ) -> None:
         self.sid = sid
         self.transport = transport
         self.config = config
         self.state = State.OPEN
         self.queue: deque[Packet] = deque()
         self.reason: str | None = None
-        self._ping_due: float | None = now + config.ping_interval
+        #: The Engine.IO protocol revision, 4 or 3; it decides the codec and the heartbeat.
+        self.protocol = protocol
+        #: v3 only: the client wants binary packets as base64 text (``b64=1``).
+        self.b64 = b64
+        self._ping_due: float | None = None
         self._pong_due: float | None = None
+        if protocol == 3:
+            self._pong_due = now + config.ping_interval + config.ping_timeout
+        else:
+            self._ping_due = now + config.ping_interval
         self._sent_bytes = 0  # handed to the transport, ever
         self._sent_packets = 0
         self._acked = (0, 0)  # the part of what was sent the client has surely read
@@ -200,8 +229,8 @@ class Session:
             acked_packets + c.max_backlog_packets,
             acked_bytes + c.max_backlog_bytes // 2,
             acked_packets + c.max_backlog_packets // 2,
-            base_bytes + c.max_backlog_bytes // 4,
-            base_packets + c.max_backlog_packets // 4,
+            base_bytes + c.max_backlog_bytes // 4 if self.protocol == 4 else _NEVER,
+            base_packets + c.max_backlog_packets // 4 if self.protocol == 4 else _NEVER,
         )
 
     def take(self) -> list[Packet]:
@@ -241,6 +270,17 @@ class Session:
             return self._receive_upgrade(packet)
         if ptype is PacketType.MESSAGE:
             return packet
+        if self.protocol == 3:
+            if ptype is PacketType.PING:
+                if self.state is not State.CLOSING:  # CLOSING: the deadline of the last poll
+                    c = self.config
+                    self._pong_due = now + c.ping_interval + c.ping_timeout
+                    self._acked = (self._sent_bytes, self._sent_packets)
+                    self._set_limits()
+                self.send(PONG)
+                return None
+            if ptype is PacketType.PONG:
+                raise PacketError("invalid heartbeat direction: a PONG from an Engine.IO v3 client")
         if ptype is PacketType.PONG:
             if self.state is State.CLOSING:
                 return None  # _pong_due is now the deadline for the last poll

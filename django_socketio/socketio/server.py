@@ -141,6 +141,7 @@ class Client:
         "decoder",
         "eio_sid",
         "parser",
+        "protocol",
         "scope",
         "server",
         "session",
@@ -148,12 +149,21 @@ class Client:
         "user",
     )
 
-    def __init__(self, server: SocketIOServer, eio_sid: str, scope: dict[str, Any]) -> None:
+    def __init__(
+        self, server: SocketIOServer, eio_sid: str, scope: dict[str, Any], protocol: int = 4
+    ) -> None:
         self.server = server
         self.eio_sid = eio_sid
         self.scope = scope
+        #: The Engine.IO protocol: 4, or 3 for Socket.IO 1.x/2.x clients, which speak
+        #: Socket.IO protocol v4 (the JSON parser; `/` connected without a CONNECT).
+        self.protocol = protocol
         # Detecting the parser waits for the first message (always a CONNECT).
-        self.parser: Parser | None = None if server.detect_parser else server.parser
+        self.parser: Parser | None
+        if protocol == 3:
+            self.parser = server.parsers["json"]
+        else:
+            self.parser = None if server.detect_parser else server.parser
         self.decoder: PacketDecoder | None = self.parser.decoder() if self.parser else None
         self.sockets: dict[str, Socket] = {}
         self.connect_timer: asyncio.TimerHandle | None = None
@@ -195,6 +205,23 @@ class Client:
     def encode(self, packet: Packet) -> list[str | bytes]:
         return (self.parser or self.server.parser).encode(packet)
 
+    def socket_id(self, namespace: str) -> str | None:
+        """A v3 client computes its socket ids from the Engine.IO id; others get a new one."""
+        if self.protocol != 3:
+            return None
+        return self.eio_sid if namespace == "/" else f"{namespace}#{self.eio_sid}"
+
+    def connect_packet(self, socket: Socket) -> Packet:
+        """CONNECT: with the socket id (v5), or bare (v4, Engine.IO v3 clients)."""
+        data = None if self.protocol == 3 else {"sid": socket.id}
+        return Packet(PacketType.CONNECT, socket.namespace, data)
+
+    def connect_error(self, namespace: str, data: dict[str, Any]) -> Packet:
+        """CONNECT_ERROR: ``{"message", "data"}`` (v5); ``data`` or the message (v4)."""
+        if self.protocol == 3:
+            return Packet(PacketType.CONNECT_ERROR, namespace, data.get("data") or data["message"])
+        return Packet(PacketType.CONNECT_ERROR, namespace, data)
+
     async def send_packet(self, packet: Packet) -> None:
         send = self.server.engine.send
         for frame in self.encode(packet):
@@ -207,6 +234,15 @@ class Client:
             # not reconnect; one that only sees the transport close does.
             await socket.disconnect()
         await self.server.engine.close(self.eio_sid)
+
+
+def _query_as_auth(packet: Packet) -> Packet:
+    """Socket.IO v4 (Engine.IO v3 clients): ``/chat?token=x`` is namespace and auth."""
+    namespace, _, query = packet.namespace.partition("?")
+    auth = dict(parse_qsl(query, keep_blank_values=True))
+    if packet.type is PacketType.CONNECT:
+        return Packet(packet.type, namespace, auth, packet.id)
+    return Packet(packet.type, namespace, packet.data, packet.id)
 
 
 class ServerNamespace:
@@ -622,7 +658,7 @@ class ServerNamespace:
         pending, socket._pending = socket._pending or [], None
         socket.connected = True
         STATS.socket_connects += 1
-        await client.send_packet(Packet(PacketType.CONNECT, self.name, {"sid": socket.id}))
+        await client.send_packet(client.connect_packet(socket))
         for observer in self.server.observers:
             observer.socket_connected(socket)
         await socket._send_frames(pending)
@@ -631,7 +667,7 @@ class ServerNamespace:
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
         socket._pending = None
         await self._forget(socket)
-        await socket.client.send_packet(Packet(PacketType.CONNECT_ERROR, self.name, data))
+        await socket.client.send_packet(socket.client.connect_error(self.name, data))
 
     async def _forget(self, socket: Socket) -> bool:
         if self.sockets.pop(socket.id, None) is None:
@@ -854,8 +890,15 @@ class SocketIOServer:
         self.parser = self.parsers["json" if name == "auto" else name]
 
     def parsers_in_use(self) -> list[Parser]:
-        """The parsers a broadcast is encoded with for the other nodes."""
-        return list(self.parsers.values()) if self.detect_parser else [self.parser]
+        """The parsers a broadcast is encoded with for the other nodes.
+
+        Engine.IO v3 clients always speak JSON, whatever ``PARSER`` says.
+        """
+        if self.detect_parser:
+            return list(self.parsers.values())
+        eio3 = self.engine_config is not None and self.engine_config.allow_eio3
+        json = self.parsers["json"]
+        return [self.parser, json] if eio3 and self.parser is not json else [self.parser]
 
     def make_adapter(self) -> Adapter:
         """Hook: how this server reaches the other nodes (none by default)."""
@@ -1093,11 +1136,14 @@ class SocketIOServer:
             await self.start()
         self.serving = True
         self.loop = asyncio.get_running_loop()
-        client = self.clients[sid] = Client(self, sid, scope)
+        protocol = self.engine.protocol(sid)
+        client = self.clients[sid] = Client(self, sid, scope, protocol)
         loop = asyncio.get_running_loop()
         client.connect_timer = loop.call_later(
             self.connect_timeout, self._connect_timed_out, client
         )
+        if protocol == 3:  # Socket.IO v4: `/` is connected without a CONNECT packet
+            await self._connect(client, Packet(PacketType.CONNECT, "/"))
 
     def _connect_timed_out(self, client: Client) -> None:
         client.connect_timer = None
@@ -1127,6 +1173,8 @@ class SocketIOServer:
         if client.attachment_timer is not None:
             client.attachment_timer.cancel()
             client.attachment_timer = None
+        if client.protocol == 3 and "?" in packet.namespace:
+            packet = _query_as_auth(packet)
         ptype = packet.type
         socket = client.sockets.get(packet.namespace)
         # As Node's `Client.ondecoded`: a packet for a namespace this client has not
@@ -1176,7 +1224,7 @@ class SocketIOServer:
                 max_namespaces,
             )
             await client.send_packet(
-                Packet(PacketType.CONNECT_ERROR, packet.namespace, {"message": TOO_MANY_NAMESPACES})
+                client.connect_error(packet.namespace, {"message": TOO_MANY_NAMESPACES})
             )
             return
         nsp = self._find_namespace(packet.namespace)

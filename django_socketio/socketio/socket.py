@@ -110,7 +110,7 @@ class Socket:
     """A client connected to a namespace. Handlers get it as their first argument."""
 
     def __init__(self, namespace: ServerNamespace, client: Client, auth: Any) -> None:
-        self.id = generate_id()
+        self.id = client.socket_id(namespace.name) or generate_id()
         self.nsp = namespace
         self.client = client
         self.handshake: Handshake = client.handshake(auth)

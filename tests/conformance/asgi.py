@@ -2,8 +2,10 @@
 
 Run with ``daphne -p 3000 tests.conformance.asgi:application`` (or uvicorn).
 Serves a plain Engine.IO echo server at ``/engine.io/``: every message goes back
-as it came, text as text and binary as binary; and Socket.IO at ``/socket.io/``
-with the handlers of ``tests/conformance/sockets.py``.
+as it came, text as text and binary as binary (Engine.IO v4 only, as the v4 test
+suite expects; ``/engine.io-v3/`` is the same echo for v3 clients too); and
+Socket.IO at ``/socket.io/`` with the handlers of ``tests/conformance/sockets.py``
+(v4 and, as the settings allow them, v3 clients).
 """
 
 import os
@@ -17,7 +19,7 @@ django_asgi_app = get_asgi_application()  # sets Django up
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from django_socketio.conf import get_settings  # noqa: E402
+from django_socketio.conf import build_settings, get_settings  # noqa: E402
 from django_socketio.engineio.engine import Engine  # noqa: E402
 from django_socketio.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
 
@@ -39,18 +41,24 @@ class Echo:
 
 echo = Echo()
 echo.engine = engine = Engine(echo, get_settings().engine)
+v4_only = build_settings({"ALLOW_EIO3": False})
 
 application = ProtocolTypeRouter(
     {
         "http": URLRouter(
             [
-                *http_urlpatterns("engine.io", engine),
+                *http_urlpatterns("engine.io", engine, v4_only),
+                *http_urlpatterns("engine.io-v3", engine),
                 *http_urlpatterns(),
                 re_path("", django_asgi_app),  # the test views (tests/urls.py)
             ]
         ),
         "websocket": URLRouter(
-            [*websocket_urlpatterns("engine.io", engine), *websocket_urlpatterns()]
+            [
+                *websocket_urlpatterns("engine.io", engine, v4_only),
+                *websocket_urlpatterns("engine.io-v3", engine),
+                *websocket_urlpatterns(),
+            ]
         ),
     }
 )

@@ -439,13 +439,15 @@ class Client:
     It answers ``ask`` (a broadcast with acks) with ``{"from": name}``, unless `silent`.
     """
 
-    def __init__(self, url: str, name: str, silent: bool = False) -> None:
+    def __init__(
+        self, url: str, name: str, silent: bool = False, serializer: str = "default"
+    ) -> None:
         self.url = url
         self.name = name
         self.silent = silent
         self.received: list[tuple[str, list[Any]]] = []
         self.disconnected: list[Any] = []
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio = socketio.AsyncClient(reconnection=False, serializer=serializer)
         self.sio.on("*", self._any, namespace=NSP)
         self.sio.on("disconnect", self._disconnect, namespace=NSP)
 
@@ -516,8 +518,10 @@ class Clients:
     def __init__(self) -> None:
         self.all: list[Client] = []
 
-    async def __call__(self, url: str, name: str | None = None, silent: bool = False) -> Client:
-        client = Client(url, name or f"c{len(self.all)}", silent)
+    async def __call__(
+        self, url: str, name: str | None = None, silent: bool = False, serializer: str = "default"
+    ) -> Client:
+        client = Client(url, name or f"c{len(self.all)}", silent, serializer)
         self.all.append(client)
         return await client.connect()
 

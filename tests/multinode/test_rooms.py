@@ -18,6 +18,8 @@ import uuid
 
 import pytest
 
+from tests.e2e.members import Member
+
 from .conftest import NSP, ROOT, Client, Clients, Cluster, node_infos, settle
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +45,41 @@ async def test_room_broadcast_reaches_members_on_every_node_once(
         assert client.got("b") == [[0, "é€😀"], [1, "é€😀"], [2, "é€😀"]], client.name
     for client in outsiders:
         assert client.got("b") == [], client.name
+
+
+async def test_one_broadcast_reaches_every_kind_of_client_on_every_node(
+    cluster: Cluster, clients: Clients
+) -> None:
+    """socket.io-client 2.x (Engine.IO v3) and 4.8 (JSON and MessagePack parsers),
+    python-socketio 4.x (v3) and 5.x (JSON and MessagePack) in one room, spread over the
+    nodes: one broadcast, with bytes, reaches each of them once (the nodes detect each
+    session's parser and protocol; a broadcast is encoded once per parser and protocol)."""
+    r = room("mixed")
+    kinds = [
+        ("v2", "polling", 0),
+        ("v2", "websocket", 1),
+        ("sio4", "upgrade", 2),
+        ("msgpack", "polling", 0),
+        ("msgpack", "upgrade", 1),
+        ("json", "websocket", 2),
+    ]
+    members = [
+        await Member.start(kind, cluster.urls[i], mode, NSP, [[r]], "b") for kind, mode, i in kinds
+    ]
+    try:
+        await asyncio.gather(*(m.ready() for m in members))
+        packed = await clients(cluster.urls[1], "packed", serializer="msgpack")
+        await packed.join(r)
+        sender = await clients(cluster.urls[2], "sender")
+        assert await sender.call("bcast", {"to": [r]}, "hello", {"bin": b"\x07\x00"}) is True
+        results = await asyncio.gather(*(m.result() for m in members))
+        for (kind, mode, i), result in zip(kinds, results, strict=True):
+            assert result["got"] == [["hello", {"bin": {"$bin": "0700"}}]], (kind, mode, i)
+        await settle(sender, [packed])
+        assert packed.got("b") == [["hello", {"bin": b"\x07\x00"}]]
+    finally:
+        for member in members:
+            member.stop()
 
 
 async def test_except_and_several_rooms(cluster: Cluster, clients: Clients) -> None:
