@@ -7,6 +7,9 @@ Socket.IO v5 with this package's own codecs, answers the server's pings while
 your test runs, and sends and receives binary attachments. No server process,
 no network. Because it builds the websocket scope itself, it can put a Django
 user in it (``user=``), as Channels' ``AuthMiddlewareStack`` would.
+``parser="msgpack"`` speaks the MessagePack parser (``SOCKETIO["PARSER"]``);
+``eio=3`` speaks Engine.IO v3 and Socket.IO protocol v4 as a Socket.IO 2.x client
+(``SOCKETIO["ALLOW_EIO3"]``).
 
 Example: a namespace, and a test for it (pytest with pytest-asyncio's
 ``asyncio_mode = auto``, or ``@pytest.mark.asyncio`` on the test; a Django
@@ -260,12 +263,17 @@ class SocketIOCommunicator:
         query: Mapping[str, Any] | str | None = None,
         path: str = "/socket.io/",
         parser: str = "json",
+        eio: int = 4,
     ) -> None:
         if application is None:
             application = WebsocketConsumer.as_asgi(engine=project_engine)  # `io`'s
         if not namespace.startswith("/"):
             namespace = "/" + namespace
-        query_string = "EIO=4&transport=websocket"
+        #: The Engine.IO protocol this client speaks: 4, or 3 as a Socket.IO 2.x client
+        #: (the server's ``ALLOW_EIO3``): `/` connects without a CONNECT packet, `auth`
+        #: of another namespace goes as its query string, and the client pings.
+        self.eio = eio
+        query_string = f"EIO={eio}&transport=websocket"
         if query:
             extra = query if isinstance(query, str) else urlencode(query, doseq=True)
             query_string += "&" + extra.lstrip("?&")
@@ -314,6 +322,7 @@ class SocketIOCommunicator:
         self._error: BaseException | None = None
         self._disconnect_sent = False
         self._released = False
+        self._pinger: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> SocketIOCommunicator:
         return self
@@ -356,7 +365,15 @@ class SocketIOCommunicator:
                 await self.open(timeout)
                 self._check_open()
                 self._connecting = asyncio.get_running_loop().create_future()
-                await self._send_packet(Packet(PacketType.CONNECT, self.namespace, self.auth))
+                if self.eio == 3:
+                    if self.connected:  # `/`: its CONNECT came with the handshake
+                        return True, None
+                    if self.namespace != "/":  # `/` is connected without asking
+                        query = urlencode(self.auth or {}, doseq=True)
+                        name = self.namespace + ("?" + query if query else "")
+                        await self._send_packet(Packet(PacketType.CONNECT, name))
+                else:
+                    await self._send_packet(Packet(PacketType.CONNECT, self.namespace, self.auth))
                 return await self._connecting
         except TimeoutError:
             raise TimeoutError(
@@ -448,7 +465,11 @@ class SocketIOCommunicator:
             _old_connections_kept.release()
             if not self._reader.done():
                 self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            tasks = [self._reader]
+            if self._pinger is not None:
+                self._pinger.cancel()
+                tasks.append(self._pinger)
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._error is not None and not isinstance(self._error, Disconnected):
             raise self._error
 
@@ -471,7 +492,17 @@ class SocketIOCommunicator:
 
     async def _send_packet(self, packet: Packet) -> None:
         for frame in self._parser.encode(packet):
-            await self.send_raw("4" + frame if isinstance(frame, str) else frame)
+            if isinstance(frame, str):
+                await self.send_raw("4" + frame)
+            else:
+                await self.send_raw(b"\x04" + frame if self.eio == 3 else frame)
+
+    async def _ping(self, interval: float) -> None:
+        """Engine.IO v3: the client keeps the session alive."""
+        while not self.closed:
+            await asyncio.sleep(interval)
+            if not self.closed:
+                await self.send_raw("2")
 
     async def _tell_closed(self, code: int) -> None:
         """Tell the application the websocket is gone (an ASGI server would)."""
@@ -545,6 +576,9 @@ class SocketIOCommunicator:
             elif kind == "0":
                 self.handshake = json.loads(data)
                 self.eio_sid = self.handshake["sid"]
+                if self.eio == 3 and self._pinger is None:
+                    interval = self.handshake["pingInterval"] / 1000
+                    self._pinger = asyncio.ensure_future(self._ping(interval))
                 if self._opened is not None and not self._opened.done():
                     self._opened.set_result(self.handshake)
                 return
@@ -558,6 +592,10 @@ class SocketIOCommunicator:
                 packet = self._decoder.feed(b64decode(data))
             else:
                 raise PacketError(f"unexpected Engine.IO packet {frame[:20]!r}")
+        elif self.eio == 3:
+            if frame[:1] != b"\x04":
+                raise PacketError(f"unexpected Engine.IO v3 binary packet {frame[:20]!r}")
+            packet = self._decoder.feed(frame[1:])
         else:
             packet = self._decoder.feed(frame)
         if packet is not None and packet.namespace == self.namespace:
@@ -577,7 +615,11 @@ class SocketIOCommunicator:
             if future is not None and not future.done():
                 future.set_result(packet.data)
         elif ptype is PacketType.CONNECT:
-            self.sid = (packet.data or {}).get("sid")
+            if self.eio == 3:  # as a Socket.IO 2.x client computes it
+                nsp, eio_sid = self.namespace, self.eio_sid
+                self.sid = eio_sid if nsp == "/" else f"{nsp}#{eio_sid}"
+            else:
+                self.sid = (packet.data or {}).get("sid")
             self.connected = True
             if self._connecting is not None and not self._connecting.done():
                 self._connecting.set_result((True, None))

@@ -133,3 +133,42 @@ async def test_json_only_server_refuses_a_msgpack_client(settings):
         assert await (await sio.connected()).emit_with_ack("echo", 1) == [1]
     finally:
         await sio.close()
+
+
+# -- Engine.IO v3 clients through the test client ------------------------------------------
+
+
+@pytest.fixture
+async def eio3(settings):
+    settings.SOCKETIO = {**settings.SOCKETIO, "ALLOW_EIO3": True}
+    sio = Sio()
+    sio.register(Room)
+    sio.server.of("/chat").set_handler(Room())
+    yield sio
+    await sio.close()
+
+
+async def test_v3_clients_join_rooms_with_v4_clients_and_share_broadcasts(eio3):
+    old = await eio3.connected(eio=3)
+    old_chat = await eio3.connected("/chat", eio=3, auth={"token": "x"})
+    new = await eio3.connected()
+    assert old.sid == old.eio_sid and old_chat.sid == f"/chat#{old_chat.eio_sid}"
+    socket = eio3.server.of("/chat").sockets[old_chat.sid]
+    assert socket.handshake.auth == {"token": "x"}  # the namespace's query
+    for client in (old, new):
+        assert await client.emit_with_ack("join", "r") == [True]
+    assert await new.emit_with_ack("to", "r", {"b": b"\x01\x02"}) == [True]
+    for client in (old, new):
+        assert tuple(await client.receive_event()) == ("news", [{"b": b"\x01\x02"}])
+    assert await old.emit_with_ack("echo", b"\x00", [b"\xff"]) == [b"\x00", [b"\xff"]]
+
+
+async def test_v3_clients_are_refused_when_not_allowed(settings):
+    sio = Sio()
+    try:
+        client = sio.client(eio=3)
+        with pytest.raises(Disconnected):
+            await client.connect()
+        sio.clients.remove(client)
+    finally:
+        await sio.close()

@@ -4,6 +4,8 @@ Single process: ``SOCKETIO["CHANNEL_LAYER"] = None`` (no layer at all). With
 ``REDIS_URL`` set (the multi-process scenario), rooms and broadcasts span processes
 through channels-redis' ``RedisChannelLayer``.
 
+``BENCH_PARSER`` picks ``SOCKETIO["PARSER"]`` (default ``"json"``).
+
 ``BENCH_ADMIN_UI=1`` turns the Admin UI on in production mode.
 
 ``BENCH_AUTH=1`` installs ``django.contrib.auth`` and ``sessions``, so every connection
@@ -43,6 +45,9 @@ if REDIS_URL:
     SOCKETIO = {"CHANNEL_LAYER": "default"}
 else:
     SOCKETIO = {"CHANNEL_LAYER": None}
+
+# BENCH_PARSER=msgpack (or auto): the parser (bench/parser-cost compares them).
+SOCKETIO["PARSER"] = os.environ.get("BENCH_PARSER", "json")
 
 if os.environ.get("BENCH_ADMIN_UI") == "1":
     # Instrumentation as an operator leaves it on: the Admin UI in production mode
