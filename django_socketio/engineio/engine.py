@@ -397,7 +397,17 @@ class Engine:
         cache: dict[Any, Any] | None = None,
         volatile: bool = False,
     ) -> bool:
-        """Send several MESSAGEs, all or none.
+        """Send several MESSAGEs, all or none (see `write_many`)."""
+        return self.write_many(sid, messages, cache, volatile)
+
+    def write_many(
+        self,
+        sid: str,
+        messages: list[str | bytes],
+        cache: dict[Any, Any] | None = None,
+        volatile: bool = False,
+    ) -> bool:
+        """`send_many` without a coroutine, for a broadcast's loop over its recipients.
 
         A broadcast passes the same `cache` for every recipient: the messages are
         encoded as websocket frames, and measured, once (per Engine.IO protocol),

@@ -436,7 +436,7 @@ class ServerNamespace:
                 continue
             # Never waits for a client: a slow one is refused (and, by default,
             # disconnected) by the engine, the others are written to at once.
-            if not await socket._send_frames(frames, cache, volatile):
+            if not socket._write_frames(frames, cache, volatile):
                 continue
             if event is not None:
                 for listener in socket._any_outgoing:

@@ -268,7 +268,16 @@ class Socket:
         encoded: dict[Any, Any] | None = None,
         volatile: bool = False,
     ) -> bool:
-        """Send Socket.IO frames, all or none; False if they were not sent.
+        """Send Socket.IO frames, all or none; False if they were not sent."""
+        return self._write_frames(frames, encoded, volatile)
+
+    def _write_frames(
+        self,
+        frames: list[str | bytes],
+        encoded: dict[Any, Any] | None = None,
+        volatile: bool = False,
+    ) -> bool:
+        """`_send_frames` without a coroutine (writing never waits for the client).
 
         `encoded` caches them as transport frames, shared by a broadcast's recipients.
         """
@@ -277,9 +286,7 @@ class Socket:
             return True
         if not self.connected:
             return False
-        return await self.nsp.server.engine.send_many(
-            self.client.eio_sid, frames, encoded, volatile
-        )
+        return self.nsp.server.engine.write_many(self.client.eio_sid, frames, encoded, volatile)
 
     # -- rooms -------------------------------------------------------------------
 
