@@ -32,11 +32,23 @@ TOO_MANY_CONNECTIONS = "Too many connections"
 _background: set[asyncio.Future[Any]] = set()
 
 
+def _finished(task: asyncio.Future[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled():
+        error = task.exception()  # retrieved: never asyncio's "Task exception was never..."
+        if error is not None:
+            logger.error("background task failed", exc_info=error)
+
+
 def spawn(coro: Coroutine[Any, Any, Any]) -> None:
-    """Run `coro` in the background, keeping a reference until it is done."""
+    """Run `coro` in the background, keeping a reference until it is done.
+
+    Nobody awaits it, so its exception (a bug: handlers catch their own) is logged
+    here, in our logger, with its traceback.
+    """
     task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)
-    task.add_done_callback(_background.discard)
+    task.add_done_callback(_finished)
 
 
 def message_frames(

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .blocking import delegating
 from .rooms import BroadcastOptions
 
 if TYPE_CHECKING:
@@ -89,14 +90,18 @@ class RemoteSocket:
 
     # Awaitable, or run at once from sync code, like the operators they use.
 
+    @delegating
     def emit(self, event: str, *args: Any) -> Awaitable[None]:
         return self.nsp.to(self.id).emit(event, *args)
 
+    @delegating
     def join(self, rooms: str | list[str]) -> Awaitable[None]:
         return self.nsp.in_(self.id).sockets_join(rooms)
 
+    @delegating
     def leave(self, room: str) -> Awaitable[None]:
         return self.nsp.in_(self.id).sockets_leave(room)
 
+    @delegating
     def disconnect(self, close: bool = False) -> Awaitable[None]:
         return self.nsp.in_(self.id).disconnect_sockets(close)

@@ -18,8 +18,11 @@ does not show, so without this the emit would vanish without a word.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
+import sys
 from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -32,6 +35,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 logger = logging.getLogger("django_socketio")
+_PACKAGE = __name__.split(".", 1)[0] + "."
 
 
 class Call(Coroutine[Any, Any, T]):
@@ -72,6 +76,42 @@ class Call(Coroutine[Any, Any, T]):
             )
 
 
+def _for_async_to_sync() -> bool:
+    """Is this call asgiref's ``async_to_sync(io.emit)(...)`` asking for the awaitable?
+
+    asgiref calls the function in the sync thread and awaits what it returns on the
+    loop, so there the awaitable is wanted, not the result. Found by the first frame
+    above ours (our methods delegate to each other) being ``AsyncToSync.__call__``.
+    """
+    sync = sys.modules.get("asgiref.sync")
+    if sync is None:
+        return False
+    target = sync.AsyncToSync.__call__.__code__
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(_PACKAGE):
+        frame = frame.f_back
+    return frame is not None and frame.f_code is target
+
+
+def _mark_coroutine_function(function: Callable[..., Any]) -> None:
+    """Tell `asyncio.iscoroutinefunction` (and asgiref) that it returns an awaitable."""
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:  # Python 3.12+
+        mark(function)
+    else:
+        function._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def delegating(function: F) -> F:
+    """A plain method that returns another's `blocking_outside_loop` call: marked like it,
+    so that ``async_to_sync(io.emit)`` takes it without a warning."""
+    _mark_coroutine_function(function)
+    return function
+
+
 def blocking_outside_loop(
     server_of: Callable[[Any], SocketIOServer],
 ) -> Callable[
@@ -92,10 +132,11 @@ def blocking_outside_loop(
         @functools.wraps(method)
         def call(self: S, *args: P.args, **kwargs: P.kwargs) -> Any:
             coro = method(self, *args, **kwargs)
-            if _get_running_loop() is not None:
+            if _get_running_loop() is not None or _for_async_to_sync():
                 return Call(coro, name)
             return server_of(self).run_from_thread(coro)
 
+        _mark_coroutine_function(call)
         return call
 
     return decorate

@@ -219,6 +219,28 @@ def _encode(packet: Packet, encoders: tuple[Dumps, Dumps]) -> tuple[str, list[by
     return text + payload, attachments
 
 
+_PLAIN = (str, int, float, bool, type(None), bytes)
+
+
+def plain_data(data: Any, default: JSONDefault | None = None) -> Any:
+    """`data` as a client will get it: each value JSON has no form for replaced by what
+    `default` makes of it, tuples as lists; bytes stay bytes.
+
+    For arguments that travel to other nodes before being encoded there: the
+    channel layer's serialiser (msgpack in channels-redis) knows no more types than
+    JSON does. Raises TypeError for a value `default` cannot handle.
+    """
+    if isinstance(data, _PLAIN):
+        return data
+    if isinstance(data, list | tuple):
+        return [plain_data(item, default) for item in data]
+    if isinstance(data, dict):
+        return {key: plain_data(value, default) for key, value in data.items()}
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    return plain_data((default or _no_json_for)(data), default)
+
+
 def _json(data: Any, encoders: tuple[Dumps, Dumps]) -> str:
     payload = encoders[0](data)
     # A lone surrogate (a client may send one as "\ud800") cannot be written

@@ -39,13 +39,13 @@ from ..exceptions import (
 )
 from ..stats import STATS
 from .adapter import Adapter, RemoteSocket
-from .blocking import blocking_outside_loop
+from .blocking import blocking_outside_loop, delegating
 from .limits import DISCONNECT, InboundLimits, LimitCounters, Throttle
 from .msgpack_parser import MsgPackParser
 from .namespace import RESERVED_EVENTS, Namespace, check_event
 from .observer import Observer
 from .operators import BroadcastOperator
-from .packets import JSONParser, Packet, PacketDecoder, PacketType, Parser
+from .packets import JSONParser, Packet, PacketDecoder, PacketType, Parser, plain_data
 from .rooms import BroadcastOptions, RoomIndex
 from .socket import (
     Handshake,
@@ -332,10 +332,12 @@ class ServerNamespace:
     # The actions below return the operator's awaitable, or its result when called
     # from sync code (see `blocking`).
 
+    @delegating
     def emit(self, event: str, *args: Any) -> Awaitable[None]:
         """Send `event` to every socket of the namespace."""
         return BroadcastOperator(self).emit(event, *args)
 
+    @delegating
     def send(self, *args: Any) -> Awaitable[None]:
         return BroadcastOperator(self).emit("message", *args)
 
@@ -343,15 +345,19 @@ class ServerNamespace:
         """`emit` from sync code: a Django view, a signal handler, a management command."""
         BroadcastOperator(self).emit_sync(event, *args)
 
+    @delegating
     def fetch_sockets(self) -> Awaitable[list[Socket | RemoteSocket]]:
         return BroadcastOperator(self).fetch_sockets()
 
+    @delegating
     def sockets_join(self, room: str | Iterable[str]) -> Awaitable[None]:
         return BroadcastOperator(self).sockets_join(room)
 
+    @delegating
     def sockets_leave(self, room: str | Iterable[str]) -> Awaitable[None]:
         return BroadcastOperator(self).sockets_leave(room)
 
+    @delegating
     def disconnect_sockets(self, close: bool = False) -> Awaitable[None]:
         return BroadcastOperator(self).disconnect_sockets(close)
 
@@ -494,9 +500,13 @@ class ServerNamespace:
         if opts.local:
             responses, complete = await self.local_broadcast_with_ack(event, args, opts, timeout)
         else:
+            try:  # as the clients will see them: the layer's serialiser knows no Decimal
+                wire = tuple(plain_data(args, getattr(self.server.parser, "default", None)))
+            except (TypeError, ValueError) as exc:
+                raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
             (local, local_done), (remote, remote_done) = await asyncio.gather(
                 self.local_broadcast_with_ack(event, args, opts, timeout),
-                self.server.adapter.broadcast_with_ack(self, event, args, opts, timeout),
+                self.server.adapter.broadcast_with_ack(self, event, wire, opts, timeout),
             )
             responses, complete = local + remote, local_done and remote_done
         if not complete:
@@ -1098,27 +1108,34 @@ class SocketIOServer:
     def local(self) -> BroadcastOperator:
         return self.of("/").local
 
+    @delegating
     def emit(self, event: str, *args: Any) -> Awaitable[None]:
         return self.of("/").emit(event, *args)
 
     def emit_sync(self, event: str, *args: Any) -> None:
         self.of("/").emit_sync(event, *args)
 
+    @delegating
     def fetch_sockets(self) -> Awaitable[list[Socket | RemoteSocket]]:
         return self.of("/").fetch_sockets()
 
+    @delegating
     def sockets_join(self, room: str | Iterable[str]) -> Awaitable[None]:
         return self.of("/").sockets_join(room)
 
+    @delegating
     def sockets_leave(self, room: str | Iterable[str]) -> Awaitable[None]:
         return self.of("/").sockets_leave(room)
 
+    @delegating
     def disconnect_sockets(self, close: bool = False) -> Awaitable[None]:
         return self.of("/").disconnect_sockets(close)
 
+    @delegating
     def server_side_emit(self, event: str, *args: Any) -> Awaitable[None]:
         return self.of("/").server_side_emit(event, *args)
 
+    @delegating
     def send(self, *args: Any) -> Awaitable[None]:
         return self.of("/").send(*args)
 

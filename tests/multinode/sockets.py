@@ -1,6 +1,13 @@
 """Handlers the multi-node tests drive: rooms, broadcasts, cross-node queries."""
 
+import datetime
+import decimal
+
 from django_socketio import Namespace, io
+
+#: What `bcast_ack` asks every member, with Django types, and what the clients get.
+ASK_PAYLOAD = {"amount": decimal.Decimal("1.50"), "day": datetime.date(2026, 12, 2), "n": [1]}
+ASK_JSON = {"amount": "1.50", "day": "2026-12-02", "n": [1]}
 
 
 class Rooms(Namespace):
@@ -30,7 +37,8 @@ class Rooms(Namespace):
     async def on_bcast_ack(self, socket, room, timeout):
         try:
             operator = io.of(self.namespace).to(room).timeout(timeout)
-            return {"acks": await operator.emit_with_ack("ask")}
+            # Django types travel to the other nodes as the clients will see them
+            return {"acks": await operator.emit_with_ack("ask", ASK_PAYLOAD)}
         except TimeoutError as exc:
             return {"timeout": True, "acks": getattr(exc, "responses", [])}
 

@@ -14,6 +14,7 @@ from django_socketio.socketio.packets import (
     PacketType,
     Parser,
     encode,
+    plain_data,
 )
 
 T = PacketType
@@ -667,3 +668,14 @@ def test_json_parser_uses_its_default() -> None:
     parser.default = None
     with pytest.raises(TypeError):
         parser.encode(Packet(T.ACK, data=[Money(5)], id=1))
+
+
+def test_plain_data_is_what_a_client_gets() -> None:
+    data = ("pay", [Money(150), (1, b"\x00", bytearray(b"\x01"))], {"k": Money(2)})
+    assert plain_data(data, money_default) == [
+        "pay",
+        [{"cents": 150}, [1, b"\x00", b"\x01"]],
+        {"k": {"cents": 2}},
+    ]
+    with pytest.raises(TypeError, match="Money"):
+        plain_data(data)

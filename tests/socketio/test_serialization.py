@@ -131,3 +131,36 @@ def test_an_encoder_that_cannot_be_imported_names_the_setting():
 
     with pytest.raises(ImproperlyConfigured, match=r"SOCKETIO\['JSON_ENCODER'\]"):
         DjangoSocketIOServer().engine  # noqa: B018
+
+
+class FailingCallback(Namespace):
+    namespace = "/"
+
+    async def on_go(self, socket):
+        def callback(err, *args):
+            raise RuntimeError("a bug in the ack callback")
+
+        await socket.timeout(5).emit("question", callback=callback)  # waits in a task
+
+
+async def test_a_failing_background_task_is_logged_not_left_to_asyncio(caplog):
+    server = DjangoSocketIOServer()
+    server.register(FailingCallback)
+    app = URLRouter(websocket_urlpatterns(engine=server.engine))
+    try:
+        async with SocketIOCommunicator(app) as client:
+            assert (await client.connect())[0]
+            await client.emit("go")
+            asked = await client.receive_event()
+            await asked.ack("answer")
+            assert await client.receive_nothing(0.2)
+    finally:
+        await server.engine.shutdown()
+        await server.adapter.stop()
+    (record,) = [r for r in caplog.records if r.name.startswith("django_socketio")]
+    assert (record.name, record.getMessage()) == (
+        "django_socketio.engineio",
+        "background task failed",
+    )
+    assert str(record.exc_info[1]) == "a bug in the ack callback"
+    no_task_exception_never_retrieved(caplog)

@@ -13,6 +13,7 @@ import gc
 import warnings
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from django_socketio import io
 from django_socketio.testing import Disconnected, SocketIOCommunicator
@@ -122,6 +123,17 @@ def test_the_api_called_from_a_plain_thread_runs_on_the_servers_loop():
             assert [s.id for s in sockets] == [client.sid]
             await asyncio.to_thread(io.of("/sync").emit_sync, "sync", 2)
             assert (await client.receive_event()).args == [2]
+            # Channels' idiom still works: async_to_sync gets the awaitable it asks for
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # not even "a non-async-marked callable"
+                await asyncio.to_thread(async_to_sync(io.of("/sync").emit), "a2s", 3)
+                await asyncio.to_thread(async_to_sync(io.of("/sync").send), 4)  # delegates
+            assert (await client.receive_event()).args == [3]
+            assert (await client.receive_event()).args == [4]
+            kick = async_to_sync(io.of("/sync").in_(client.sid).disconnect_sockets)
+            await asyncio.to_thread(kick, False)
+            with pytest.raises(Disconnected):
+                await client.receive_event()
 
     asyncio.run(scenario())
 

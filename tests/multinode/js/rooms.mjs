@@ -30,7 +30,7 @@ function connect(i) {
   for (const event of Object.keys(socket.got)) {
     socket.on(event, (...args) => socket.got[event].push(args));
   }
-  socket.on("ask", (callback) => callback(i));
+  socket.on("ask", (...args) => args.pop()(i)); // the ack callback comes last
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", reject);
