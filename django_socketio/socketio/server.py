@@ -83,6 +83,20 @@ _LIMIT_NAMES = {
 TOO_MANY_NAMESPACES = "Too many namespaces"
 
 
+async def _after_the_next_write() -> None:
+    """Return once the ASGI server has written what was sent before (on daphne too).
+
+    The reference server writes the CONNECT packet alone and what the connection
+    handler emitted once that write is done; the official test suite's client (Node's
+    ``ws``) drops a message that arrives in the same read as the one it waits for.
+    Daphne (Twisted) buffers ``send()``s and writes them when the loop next polls the
+    socket: one turn of the loop lets that poll come, a second one lets its write run.
+    Uvicorn writes at once; the two turns cost it nothing but their own.
+    """
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
 class AlreadyRegistered(Exception):
     """A handler class is already registered for this namespace."""
 
@@ -671,6 +685,8 @@ class ServerNamespace:
         await client.send_packet(client.connect_packet(socket))
         for observer in self.server.observers:
             observer.socket_connected(socket)
+        if pending:
+            await _after_the_next_write()
         await socket._send_frames(pending)
         return True
 

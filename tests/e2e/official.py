@@ -4,13 +4,17 @@ The originals (``test-suite/test-suite.js`` of socketio/engine.io-protocol and
 socketio/socket.io-protocol) drive the server with node-fetch and the ``ws`` WebSocket,
 and their races live in those APIs' semantics, so the ports keep them:
 
-- `JsWebSocket` is a WebSocket as the browser API has it: the constructor returns at once
-  and connects in the background; ``send`` never waits for anything but the write; an
+- `JsWebSocket` is a WebSocket as the browser API has it (the suites run in browsers
+  too, from ``index.html``): the constructor returns at once and connects in the
+  background; ``send`` never waits for anything but the write; each message is its own
+  task, so the code a listener resumes runs before the next message is dispatched; an
   event (``open``, ``message``, ``close``) goes to the listeners registered *when it
-  happens* (`wait_for` is the suites' ``waitFor``), and is lost if there are none. A
+  happens* (`wait_for` is the suites' ``waitFor``) and is lost if there are none. A
   message the original never sees (a ``3probe`` that arrives while it waits for something
   else) is dropped here too, and one that arrives late breaks the port as it breaks
-  the original.
+  the original. (Node's ``ws`` 8.5 emits every frame of one read synchronously, so under
+  load the original can also lose a message that a browser would deliver: that client
+  artefact is not copied.)
 - A refused handshake fails the test unless the test expects it (`ignore_errors`), as
   Node's ``ws`` throws an "error" event nobody listens to.
 - `fetch` opens a new connection per request and returns the status and the body.
@@ -25,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import aiohttp
@@ -68,7 +72,11 @@ class _Event:
         self.future = future
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wait_for(self.future, WAIT).__await__()
+        return self._wait().__await__()
+
+    async def _wait(self) -> Any:
+        async with asyncio.timeout(WAIT):  # awaits the future itself: woken in one step
+            return await self.future
 
 
 class JsWebSocket:
@@ -77,6 +85,7 @@ class JsWebSocket:
     def __init__(self, url: str) -> None:
         self.url = url
         self._listeners: dict[str, list[asyncio.Future[Any]]] = {}
+        self._handlers: dict[str, list[Callable[[Any], None]]] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.errors_ignored = False
         self.uncaught: AssertionError | None = None
@@ -106,6 +115,10 @@ class JsWebSocket:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     self._emit("message", msg.data)
+                    # One task per message event, as browsers queue them: what a listener
+                    # resolved runs before the next message is dispatched, however the
+                    # frames were split into reads.
+                    await asyncio.sleep(0)
                 elif msg.type is WSMsgType.ERROR:
                     break
             self._emit("close", ws.close_code)
@@ -114,6 +127,15 @@ class JsWebSocket:
         for future in self._listeners.pop(event, []):
             if not future.done():
                 future.set_result(value)
+        for handler in list(self._handlers.get(event, ())):
+            handler(value)
+
+    def add_event_listener(self, event: str, handler: Callable[[Any], None]) -> None:
+        """``addEventListener(event, handler)`` without ``once``: every event, until removed."""
+        self._handlers.setdefault(event, []).append(handler)
+
+    def remove_event_listener(self, event: str, handler: Callable[[Any], None]) -> None:
+        self._handlers[event].remove(handler)
 
     def wait_for(self, event: str) -> _Event:
         """The suites' ``waitFor(socket, event)``: listen now, resolve at the next event.
@@ -146,6 +168,24 @@ class JsWebSocket:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
+
+
+async def wait_for_packets(socket: JsWebSocket, count: int) -> list[str | bytes]:
+    """The Socket.IO suite's ``waitForPackets(socket, count)``: `count` messages, PINGs aside."""
+    packets: list[str | bytes] = []
+    done: asyncio.Future[list[str | bytes]] = asyncio.get_running_loop().create_future()
+
+    def handler(data: str | bytes) -> None:
+        if data == "2":
+            return  # ignore PING packets
+        packets.append(data)
+        if len(packets) == count:
+            socket.remove_event_listener("message", handler)
+            if not done.done():
+                done.set_result(packets)
+
+    socket.add_event_listener("message", handler)
+    return await asyncio.wait_for(done, WAIT)
 
 
 class Sockets:

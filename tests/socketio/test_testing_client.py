@@ -143,6 +143,7 @@ async def test_emitting_before_connecting_is_an_error():
 async def test_after_the_connection_closes_waiting_raises_disconnected():
     client = SocketIOCommunicator()
     await client.connect()
+    assert not await client.receive_nothing(timeout=1)  # the connect handler's "auth" came
     await client.close()
     assert client.closed is True
     # what arrived before is still delivered
