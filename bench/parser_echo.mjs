@@ -41,7 +41,7 @@ let acks = 0;
 let running = true;
 const loops = sockets.map(async (s, n) => {
   while (running) {
-    const [answer] = await s.emitWithAck("echo", { bin: payload, n, s: "text" });
+    const answer = await s.emitWithAck("echo", { bin: payload, n, s: "text" });
     if (answer.bin.length !== payload.length) throw new Error("bad echo");
     if (counting) acks += 1;
   }

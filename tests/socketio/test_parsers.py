@@ -172,3 +172,23 @@ async def test_v3_clients_are_refused_when_not_allowed(settings):
         sio.clients.remove(client)
     finally:
         await sio.close()
+
+
+async def test_a_broadcast_to_v3_and_v4_websockets_is_framed_once_per_protocol(eio3, monkeypatch):
+    from django_socketio.engineio import engine as engine_module
+
+    framed: list[int] = []
+    real = engine_module.message_frames
+
+    def counting(messages, protocol=4, b64=False):
+        framed.append(protocol)
+        return real(messages, protocol, b64)
+
+    clients = [await eio3.connected(eio=e) for e in (3, 4, 3, 4, 3)]
+    for client in clients:
+        assert await client.emit_with_ack("join", "r") == [True]
+    monkeypatch.setattr(engine_module, "message_frames", counting)
+    await eio3.server.of("/").to("r").emit("news", b"\x01", "x")
+    for client in clients:
+        assert tuple(await client.receive_event()) == ("news", [b"\x01", "x"])
+    assert sorted(framed) == [3, 4]
