@@ -6,9 +6,9 @@ list of the sockets of every process, the rooms with their members; and can
 disconnect a socket, make it join or leave a room, or emit a test event to a room.
 Everything is read and done through the cluster-wide operations (a node request
 for the sockets, ``disconnect_sockets``, ``sockets_join``...), so a page served by
-one process shows and acts on all of them. The view is sync (Django's admin) and
-reaches the server's event loop with ``async_to_sync``; serve the admin from the
-ASGI processes that run Socket.IO.
+one process shows and acts on all of them. The view is sync (Django's admin); our
+API called from a thread runs on the server's event loop and blocks (see
+``socketio/blocking.py``). Serve the admin from the ASGI processes that run Socket.IO.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -80,17 +79,17 @@ def _act(request: HttpRequest) -> str:
         raise ValueError("a namespace starts with '/'")
     namespace = io.of(nsp)
     if action == "disconnect" and sid:
-        async_to_sync(namespace.in_(sid).disconnect_sockets)(post.get("close") == "1")
+        namespace.in_(sid).disconnect_sockets(post.get("close") == "1")
         return f"Disconnected {sid}."
     if action in ("join", "leave") and sid and room:
         operator = namespace.in_(sid)
         run = operator.sockets_join if action == "join" else operator.sockets_leave
-        async_to_sync(run)(room)
-        return f"{sid} {'joined' if action == 'join' else 'left'} {room!r}."
+        run(room)
+        return f"Socket {sid} {'joined' if action == 'join' else 'left'} {room!r}."
     if action == "emit" and room and post.get("event"):
         args = json.loads(post.get("args") or "[]")
         args = args if isinstance(args, list) else [args]
-        async_to_sync(namespace.to(room).emit)(post["event"], *args)
+        namespace.to(room).emit(post["event"], *args)
         return f"Emitted {post['event']!r} to {room!r} in {nsp}."
     raise ValueError(f"incomplete action {action!r}")
 
@@ -131,7 +130,9 @@ class DeploymentAdmin(admin.ModelAdmin):
             except (ValueError, TypeError) as exc:
                 messages.error(request, f"Not done: {exc}")
             return HttpResponseRedirect(request.get_full_path())
-        stats, sockets = async_to_sync(_gather)()
+        from .server import io
+
+        stats, sockets = io.run_from_thread(_gather())
         query = request.GET.get("q", "").strip().lower()
         shown = [s for s in sockets if _matches(s, query)] if query else sockets
         namespaces: dict[str, int] = {}

@@ -629,12 +629,13 @@ clerk = User.objects.create_user("clerk", "", "clerk-pass", is_staff=True)
 clerk.user_permissions.add(Permission.objects.get(codename="operate"))
 guest = User.objects.create_user("guest", "", "guest-pass")
 from django.contrib.sessions.backends.db import SessionStore
-session = SessionStore()
-session["_auth_user_id"] = str(guest.pk)
-session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-session["_auth_user_hash"] = guest.get_session_auth_hash()
-session.create()
-print(session.session_key)
+for user in (guest, clerk):
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    print(session.session_key)
 """
 
 
@@ -643,16 +644,16 @@ def ops(redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """Two nodes of tests/multinode/admin_settings.py: Django admin, Admin UI, metrics.
 
     Users: ``boss`` (superuser), ``clerk`` (staff with ``django_socketio.operate``),
-    ``guest`` (not staff); passwords ``<name>-pass``. ``ops.guest_session`` is a
-    session key of ``guest``, signed in (the admin's login form takes staff only).
+    ``guest`` (not staff); passwords ``<name>-pass``. ``ops.sessions`` has a signed-in
+    session key of ``guest`` and of ``clerk`` (the admin's login form takes staff only).
     """
     env = node_env("redis", redis)
     env["DJANGO_SETTINGS_MODULE"] = "tests.multinode.admin_settings"
     env["ADMIN_TEST_DB"] = str(tmp_path_factory.mktemp("ops") / "db.sqlite3")
     _manage(env, "migrate", "--no-input", "-v", "0")
-    guest_session = _manage(env, "shell", "-c", USERS_SCRIPT).strip().splitlines()[-1]
+    guest, clerk = _manage(env, "shell", "-c", USERS_SCRIPT).strip().splitlines()[-2:]
     cluster = Cluster("redis", start_nodes(2, env, "ops"), env, redis)
-    cluster.guest_session = guest_session  # type: ignore[attr-defined]
+    cluster.sessions = {"guest": guest, "clerk": clerk}  # type: ignore[attr-defined]
     try:
         _in_thread(cluster.wait_ready)
         yield cluster

@@ -57,9 +57,10 @@ class AdminClient:
     def _any(self, event: str, *args: Any) -> None:
         self.events.append((event, list(args)))
 
-    async def connect(self, auth: dict[str, Any]) -> AdminClient:
+    async def connect(self, auth: dict[str, Any], session: str | None = None) -> AdminClient:
         await self.sio.connect(
             self.url,
+            headers={"Cookie": f"sessionid={session}"} if session else {},
             namespaces=[ADMIN],
             auth=auth,
             transports=["websocket"],
@@ -218,6 +219,24 @@ async def test_admin_ui_protocol(ops: Any, clients: Clients) -> None:
         await admin.close()
 
 
+async def test_admin_ui_accepts_a_staff_session(ops: Any) -> None:
+    """STAFF (the default): the Django session cookie of a staff user with the permission."""
+    admin = await AdminClient(ops.urls[1]).connect({}, session=ops.sessions["clerk"])
+    try:
+        (config,) = await admin.wait_for("config")
+        assert config == {"supportedFeatures": FEATURES_DEV}
+        assert not admin.got("session")  # no username/password: no UI session id
+    finally:
+        await admin.close()
+    refused = AdminClient(ops.urls[1])
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect({}, session=ops.sessions["guest"])  # signed in, not staff
+    deadline = time.monotonic() + WAIT
+    while not refused.refused and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert refused.refused == [{"message": "invalid credentials"}]
+
+
 async def test_metrics_of_every_process(ops: Any, clients: Clients) -> None:
     await clients(ops.urls[1], "metrics")
     async with aiohttp.ClientSession() as http, http.get(ops.urls[0] + "/metrics") as response:
@@ -260,7 +279,7 @@ async def test_django_admin_page_in_chromium(
     if os.environ.get("ADMIN_SCREENSHOT"):
         args.append(os.environ["ADMIN_SCREENSHOT"])
     (result,) = await run_node("admin_page", *args, timeout=90)
-    assert "error" not in result, result
+    assert "error" not in result, f"{result.get('error')}\n{result.get('failedPage')}"
     assert result["section"] == "Socket.IO"
     assert result["processes"] == 2
     assert {sid_a, sid_b} <= set(result["socketIds"])  # sockets of both processes
@@ -270,12 +289,15 @@ async def test_django_admin_page_in_chromium(
     (reason,) = await wait_disconnected(on_b)
     assert reason == (socketio.AsyncClient.reason.SERVER_DISCONNECT,)  # python-socketio's name
     assert on_a.sio.connected
+    assert result["joinMessage"] == f"Socket {sid_a} joined 'green'."
+    assert result["emitMessage"] == "Emitted 'test' to 'green' in /rooms."
+    assert await on_a.wait_for("test") == [["from the admin", 2]]
 
 
 async def test_django_admin_page_refuses_non_staff(ops: Any) -> None:
     url = ops.urls[0] + "/admin/django_socketio/deployment/"
     async with aiohttp.ClientSession() as http:
-        async with http.get(url, cookies={"sessionid": ops.guest_session}) as response:
+        async with http.get(url, cookies={"sessionid": ops.sessions["guest"]}) as response:
             assert response.status == 403
         async with http.get(url, allow_redirects=False) as response:  # anonymous: log in first
             assert response.status == 302
@@ -288,7 +310,7 @@ async def test_the_official_admin_ui_in_chromium(ops: Any, run_node: Any, chromi
     if os.environ.get("ADMIN_UI_SCREENSHOT"):
         args.append(os.environ["ADMIN_UI_SCREENSHOT"])
     (result,) = await run_node("admin_ui", *args, timeout=200)
-    assert "error" not in result, result
+    assert "error" not in result, f"{result.get('error')}\n{result.get('failedPage')}"
     sid_a, sid_b = result["sids"]
     assert re.fullmatch(r"[0-9a-f]{16}", result["sessionId"] or "")  # the UI stored it
     assert any(sid_a in row for row in result["socketsShown"])

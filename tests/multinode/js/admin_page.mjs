@@ -36,4 +36,18 @@ await run(async (browser, result) => {
   await page.waitForSelector(".messagelist .success");
   result.message = (await page.locator(".messagelist .success").textContent()).trim();
   result.steps.push("disconnected");
+
+  // make the first socket join "green", then emit a test event to "green"
+  const first = page.locator(`#sockets tr.socket[data-sid="${sidA}"]`);
+  await first.locator("input[name=room]").fill("green");
+  await Promise.all([page.waitForLoadState("load"), first.locator("button[value=join]").click()]);
+  await page.waitForSelector(".messagelist .success");
+  result.joinMessage = (await page.locator(".messagelist .success").textContent()).trim();
+  const green = page.locator("#rooms tr.room", { hasText: "green" });
+  await green.waitFor();
+  await green.locator("input[name=args]").fill('["from the admin", 2]');
+  await Promise.all([page.waitForLoadState("load"), green.locator("button[value=emit]").click()]);
+  await page.waitForSelector(".messagelist .success");
+  result.emitMessage = (await page.locator(".messagelist .success").textContent()).trim();
+  result.steps.push("joined and emitted");
 });

@@ -43,6 +43,12 @@ export async function run(main, deadline = 90_000) {
     await main(browser, result);
   } catch (err) {
     result.error = String(err && err.stack || err);
+    // what the page showed, for the failure message
+    for (const context of browser.contexts()) {
+      for (const page of context.pages()) {
+        result.failedPage = { url: page.url(), text: (await page.locator("#content").innerText()).slice(0, 3000) };
+      }
+    }
   } finally {
     await browser.close();
   }
