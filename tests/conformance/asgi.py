@@ -2,10 +2,11 @@
 
 Run with ``daphne -p 3000 tests.conformance.asgi:application`` (or uvicorn).
 Serves a plain Engine.IO echo server at ``/engine.io/``: every message goes back
-as it came, text as text and binary as binary (Engine.IO v4 only, as the v4 test
-suite expects; ``/engine.io-v3/`` is the same echo for v3 clients too); and
-Socket.IO at ``/socket.io/`` with the handlers of ``tests/conformance/sockets.py``
-(v4 and, as the settings allow them, v3 clients).
+as it came, text as text and binary as binary; and Socket.IO at ``/socket.io/`` with
+the handlers of ``tests/conformance/sockets.py``. Both are Engine.IO v4 only, as the
+official test suites expect (a request without ``EIO`` gets 400); ``/engine.io-v3/``
+and ``/socket.io-v3/`` are the same servers for v3 clients too (``ALLOW_EIO3``), so
+v3 and v4 clients share the Socket.IO namespaces and rooms.
 """
 
 import os
@@ -49,7 +50,8 @@ application = ProtocolTypeRouter(
             [
                 *http_urlpatterns("engine.io", engine, v4_only),
                 *http_urlpatterns("engine.io-v3", engine),
-                *http_urlpatterns(),
+                *http_urlpatterns(settings=v4_only),
+                *http_urlpatterns("socket.io-v3"),
                 re_path("", django_asgi_app),  # the test views (tests/urls.py)
             ]
         ),
@@ -57,7 +59,8 @@ application = ProtocolTypeRouter(
             [
                 *websocket_urlpatterns("engine.io", engine, v4_only),
                 *websocket_urlpatterns("engine.io-v3", engine),
-                *websocket_urlpatterns(),
+                *websocket_urlpatterns(settings=v4_only),
+                *websocket_urlpatterns("socket.io-v3"),
             ]
         ),
     }

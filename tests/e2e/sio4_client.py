@@ -82,7 +82,10 @@ def connect(url, mode, namespaces, recorder_setup=None):
     rec = Recorder(sio, namespaces)
     if recorder_setup:
         recorder_setup(rec)
-    sio.connect(url, transports=TRANSPORTS[mode], namespaces=namespaces)
+    # The conformance server's /socket.io/ is v4 only (the official suites' setting).
+    sio.connect(
+        url, transports=TRANSPORTS[mode], namespaces=namespaces, socketio_path="socket.io-v3"
+    )
     rec.wait(lambda: set(namespaces) <= rec.connected, "the namespaces")
     if mode == "upgrade":
         deadline = time.monotonic() + WAIT

@@ -187,7 +187,7 @@ def test_sio4_binary_both_ways(server, mode):
 
 async def test_a_silent_v3_client_times_out(server, http):
     """No ping for pingInterval + pingTimeout: closed, and its sockets hear ``ping timeout``."""
-    url = f"{server.ws_url}/socket.io/?EIO=3&transport=websocket"
+    url = f"{server.ws_url}/socket.io-v3/?EIO=3&transport=websocket"
     loop = asyncio.get_running_loop()
     async with http.ws_connect(url) as ws:
         opened = await receive(ws)

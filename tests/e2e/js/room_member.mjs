@@ -29,7 +29,7 @@ const plain = (value) => {
 const options = { transports, upgrade: mode === "upgrade", reconnection: false, forceNew: true, timeout: 8000 };
 const socket =
   kind === "v2"
-    ? ioV2(url + namespace, options)
+    ? ioV2(url + namespace, { ...options, path: "/socket.io-v3" }) // /socket.io/ is v4 only
     : io(url + namespace, kind === "msgpack" ? { ...options, parser: msgpackParser } : options);
 const timer = setTimeout(() => {
   out({ event: "error", error: `timed out: ${JSON.stringify(got)}` });

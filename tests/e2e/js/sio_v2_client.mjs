@@ -37,6 +37,7 @@ const plain = (value) => {
 
 function connect(namespace, extra = {}) {
   return io(base + namespace, {
+    path: "/socket.io-v3", // the conformance server's /socket.io/ is v4 only
     transports: TRANSPORTS[mode],
     upgrade: mode === "upgrade",
     reconnection: false,
