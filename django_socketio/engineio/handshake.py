@@ -38,10 +38,11 @@ def parse_request(
 ) -> Request:
     """Validate one HTTP request or websocket connect against Engine.IO v4 (and v3).
 
-    With `allow_eio3`, a handshake with ``EIO=3``, or without EIO (as the reference
-    server counts it), opens a v3 session; any other value but ``4`` is refused with
-    the reference server's code 5, which is stricter than the reference (it counts
-    every value but ``4`` as 3).
+    With `allow_eio3`, a handshake with ``EIO=3`` opens a v3 session (every v3 client
+    sends it); any other value but ``4``, or none, is refused with the reference
+    server's code 5. That is stricter than the reference, which counts every value but
+    ``4`` as 3, and keeps the Engine.IO and Socket.IO test suites' invalid-EIO cases
+    meaningful with v3 allowed.
     """
     transport = query.get("transport")
     if transport not in transports:
@@ -57,7 +58,7 @@ def parse_request(
             raise EngineIOError(ErrorCode.BAD_REQUEST)
         eio = query.get("EIO")
         if eio != "4":
-            if not allow_eio3 or eio not in ("3", None):
+            if not allow_eio3 or eio != "3":
                 raise EngineIOError(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
             return Request(transport, sid, method, 3, bool(query.get("b64")))
     elif mismatch or (not websocket and method not in ("GET", "POST")):
