@@ -90,14 +90,14 @@ headers=None, query=None, path="/socket.io/")``
     ``scope["user"]`` (what ``socket.user`` returns). `headers`: a dict or a
     list of pairs; `query`: a dict or a query string (``socket.handshake.query``).
 
-``connect(timeout=1)`` -> ``(True, None)`` or ``(False, connect_error_data)``
+``connect(timeout=5)`` -> ``(True, None)`` or ``(False, connect_error_data)``
     Opens the websocket and the Engine.IO session if needed, then connects the
     namespace with `auth`.
 ``emit(event, *args)``
     Arguments may hold bytes anywhere (sent as binary attachments).
-``emit_with_ack(event, *args, timeout=1)`` -> list of the ack's arguments
+``emit_with_ack(event, *args, timeout=5)`` -> list of the ack's arguments
     Raises TimeoutError when the server does not ack in time.
-``receive_event(timeout=1)`` -> `ReceivedEvent`
+``receive_event(timeout=5)`` -> `ReceivedEvent`
     ``.event``, ``.args`` (a list), ``.wants_ack``, ``await .ack(*values)``;
     it also unpacks: ``event, args = await client.receive_event()``.
     Raises TimeoutError when nothing arrives, `Disconnected` once the server
@@ -111,8 +111,11 @@ headers=None, query=None, path="/socket.io/")``
 ``close(code=1000)``
     Closes the websocket without a goodbye, like a lost network
     (``"transport close"`` on the server).
-``wait_closed(timeout=1)`` -> the websocket close code, once the server closed it.
-``open(timeout=1)`` -> the Engine.IO handshake (dict), without connecting a namespace.
+``wait_closed(timeout=5)`` -> the websocket close code, once the server closed it.
+``open(timeout=5)`` -> the Engine.IO handshake (dict), without connecting a namespace.
+Waits for something that should come return as soon as it comes; their default bound
+(`DEFAULT_TIMEOUT`, 5 s) only decides how long a failing test waits, and is generous so
+that a loaded CI machine does not fail a correct test.
 ``send_raw(frame)``
     One raw websocket frame (an Engine.IO packet, str or bytes), to test how
     the server handles what a well-behaved client never sends.
@@ -141,6 +144,8 @@ from .socketio.msgpack_parser import MsgPackParser
 from .socketio.packets import Decoder, JSONParser, Packet, PacketType, Parser
 
 __all__ = ["Disconnected", "ReceivedEvent", "SocketIOCommunicator"]
+
+DEFAULT_TIMEOUT = 5.0  # seconds; see the module docstring
 
 _END = object()  # in the event queue: nothing follows
 _APP_DONE = object()  # in the application's output queue: the application returned
@@ -336,7 +341,7 @@ class SocketIOCommunicator:
 
     # -- connecting --------------------------------------------------------------
 
-    async def open(self, timeout: float = 1) -> dict[str, Any]:
+    async def open(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
         """Open the websocket and return the Engine.IO handshake (no namespace yet)."""
         if self._reader is None:
             loop = asyncio.get_running_loop()
@@ -356,7 +361,7 @@ class SocketIOCommunicator:
         except TimeoutError:
             raise TimeoutError(f"no Engine.IO handshake within {timeout} s") from None
 
-    async def connect(self, timeout: float = 1) -> tuple[bool, Any]:
+    async def connect(self, timeout: float = DEFAULT_TIMEOUT) -> tuple[bool, Any]:
         """Connect the namespace: ``(True, None)``, or ``(False, <CONNECT_ERROR data>)``."""
         if self.connected:
             return True, None
@@ -387,7 +392,9 @@ class SocketIOCommunicator:
         self._check_connected()
         await self._send_packet(Packet(PacketType.EVENT, self.namespace, [event, *args]))
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float = 1) -> list[Any]:
+    async def emit_with_ack(
+        self, event: str, *args: Any, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[Any]:
         """Emit `event` and return the arguments of the server's ack (its handler's return)."""
         self._check_connected()
         ack_id = next(self._ack_ids)
@@ -408,7 +415,7 @@ class SocketIOCommunicator:
 
     # -- receiving ---------------------------------------------------------------
 
-    async def receive_event(self, timeout: float = 1) -> ReceivedEvent:
+    async def receive_event(self, timeout: float = DEFAULT_TIMEOUT) -> ReceivedEvent:
         """The next event the server emitted to this client."""
         try:
             item = await asyncio.wait_for(self._events.get(), timeout)
@@ -427,7 +434,7 @@ class SocketIOCommunicator:
             await asyncio.sleep(interval)
         return self._events.empty()
 
-    async def wait_closed(self, timeout: float = 1) -> int | None:
+    async def wait_closed(self, timeout: float = DEFAULT_TIMEOUT) -> int | None:
         """Wait until the server closes the websocket; returns the close code."""
         if self._closed_event is None:
             raise RuntimeError("the connection was never opened")
@@ -439,13 +446,13 @@ class SocketIOCommunicator:
 
     # -- closing -----------------------------------------------------------------
 
-    async def disconnect(self, timeout: float = 1) -> None:
+    async def disconnect(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Leave the namespace (DISCONNECT), then close the websocket."""
         if self.connected and not self.closed:
             await self._send_packet(Packet(PacketType.DISCONNECT, self.namespace))
         await self.close(timeout=timeout)
 
-    async def close(self, code: int = 1000, timeout: float = 1) -> None:
+    async def close(self, code: int = 1000, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Close the websocket, without leaving the namespace first."""
         if self._reader is None:
             return

@@ -107,12 +107,13 @@ socket.on("upgradeError", (err) => out({ event: "upgradeError", error: String(er
 socket.on("error", (err) => out({ event: "error", error: String(err) }));
 let finished = false;
 socket.on("close", (reason) => {
+  // Once finished, this is our own close(): it may come after the result (close() waits for
+  // the write buffer to drain), and the result stays the last line.
+  if (finished) return;
   events.push("close");
   out({ event: "close", reason });
-  if (!finished) {
-    out({ event: "failed", reason, sent: sent.length, received: received.length, events });
-    process.exit(3);
-  }
+  out({ event: "failed", reason, sent: sent.length, received: received.length, events });
+  process.exit(3);
 });
 
 socket.on("open", async () => {
