@@ -25,10 +25,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 
 from .conf import Settings
@@ -115,7 +118,57 @@ def _same_origin(origin: tuple[str, str, int], host: str | None, secure: bool) -
 
 
 def admit(scope: dict[str, Any], settings: Settings) -> Admission:
-    """Check a request's Host and Origin; what its responses need. Raises EngineIOError."""
+    """Check a request's Host and Origin; what its responses need. Raises EngineIOError.
+
+    Every polling request asks, and a decision depends only on a few header values
+    and the settings, so decisions are remembered (and forgotten when a setting
+    changes, or when a client varying its headers fills the table).
+    """
+    key = (id(settings), scope.get("scheme"), *_relevant_headers(scope))
+    cached = _decisions.get(key)
+    if cached is not None and cached[0] is settings:  # (the entry keeps the id taken)
+        decision = cached[1]
+    else:
+        try:
+            decision = _admit(scope, settings)
+        except EngineIOError as exc:
+            decision = exc.code
+        if len(_decisions) >= _MAX_DECISIONS:
+            _decisions.clear()
+        _decisions[key] = (settings, decision)
+    if isinstance(decision, ErrorCode):
+        raise EngineIOError(decision)
+    return decision
+
+
+_RELEVANT = (b"host", b"origin", b"x-forwarded-host")
+_MAX_DECISIONS = 1024
+_decisions: dict[tuple[Any, ...], tuple[Settings, Admission | ErrorCode]] = {}
+
+
+def _relevant_headers(scope: dict[str, Any]) -> list[Any]:
+    relevant = _relevant_names()
+    # (name, value) pairs; some servers give lists, which are not hashable
+    return [(name, value) for name, value in scope.get("headers", ()) if name in relevant]
+
+
+@cache
+def _relevant_names() -> frozenset[bytes]:
+    """The headers a decision reads: Host, Origin, and the proxy's, when configured."""
+    proxy_header = django_settings.SECURE_PROXY_SSL_HEADER
+    if not proxy_header:
+        return frozenset(_RELEVANT)
+    name = proxy_header[0].removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+    return frozenset((*_RELEVANT, name))
+
+
+@receiver(setting_changed)
+def _forget_decisions(**kwargs: Any) -> None:
+    _decisions.clear()
+    _relevant_names.cache_clear()
+
+
+def _admit(scope: dict[str, Any], settings: Settings) -> Admission:
     host = request_host(scope)
     origin = _header(scope, b"origin")
     if origin is None:

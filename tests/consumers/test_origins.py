@@ -176,3 +176,23 @@ async def test_allowed_hosts_star_allows_any_origin_when_none_are_listed(servers
         assert has_cookie(scope)
         server = servers(CORS_ALLOWED_ORIGINS=[LISTED])  # listing origins closes it
         assert await attempt(server, transport, headers) == ("refused", 403)
+
+
+def test_remembered_decisions_are_bounded_and_follow_the_settings():
+    """Decisions are cached per header values; a client varying them cannot grow the table."""
+    from django_socketio import origins
+    from django_socketio.conf import build_settings
+
+    settings = build_settings({})
+    for n in range(origins._MAX_DECISIONS + 100):
+        scope = {
+            "headers": [(b"host", b"testserver"), (b"origin", f"http://o{n}.example".encode())]
+        }
+        with pytest.raises(origins.EngineIOError):
+            origins.admit(scope, settings)
+        assert len(origins._decisions) <= origins._MAX_DECISIONS
+    scope = {"headers": [(b"host", b"elsewhere.example")]}
+    with pytest.raises(origins.EngineIOError):
+        origins.admit(scope, settings)
+    with override_settings(ALLOWED_HOSTS=["elsewhere.example"]):
+        assert origins.admit(scope, settings).credentials  # not the remembered refusal
