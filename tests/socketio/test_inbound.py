@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 
 import pytest
@@ -201,16 +202,19 @@ async def test_events_over_the_rate_are_dropped_with_one_log_line(sio, caplog):
     sio.server.inbound = InboundLimits(events_per_second=5, events_burst=10)
     flooder = await sio.connected()
     other = await sio.connected()
+    loop = asyncio.get_running_loop()
     with caplog.at_level(logging.WARNING, logger="django_socketio"):
+        started = loop.time()
         for n in range(100):
             await flooder.emit("count", n)
         assert await other.emit_with_ack("count", "other") == ["other"]
+        refilled = math.ceil((loop.time() - started) * 5)  # tokens that came back meanwhile
         with pytest.raises(TimeoutError):  # no error ack unless EVENT_LIMIT_ERROR_ACK
             await flooder.emit_with_ack("count", "late", timeout=0.1)
     seen = sio.handler().seen
     assert seen[:10] == list(range(10))  # the burst
-    assert 10 <= len([n for n in seen if n != "other"]) <= 12  # plus what refilled meanwhile
-    assert sio.server.limit_counters.events_rate_limited >= 88
+    assert 10 <= len([n for n in seen if n != "other"]) <= 10 + refilled
+    assert sio.server.limit_counters.events_rate_limited >= 90 - refilled
     drops = [r for r in caplog.records if "dropping events" in r.getMessage()]
     assert len(drops) == 1
     assert "over EVENTS_PER_SECOND" in drops[0].getMessage()
