@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import psutil
 import pytest
+import socketio
 from aiohttp import WSMsgType
 
 from tests.conftest import require_or_skip
@@ -236,3 +237,26 @@ async def test_volatile_packets_are_dropped_for_a_client_that_cannot_take_them(
     assert rss.peak - rss.baseline < RSS_BOUND, (rss.baseline, rss.peak)
     for client in clients:  # the healthy ones may miss a few, not most
         assert len(client.ticks) > COUNT // 2
+
+
+async def test_an_official_client_that_reads_answers_the_probes_and_gets_everything(
+    slow_server: Server,
+):
+    """python-socketio over a websocket, sent 7 times MAX_BACKLOG_BYTES: the extra pings
+    that measure its backlog are answered like heartbeat pings, so it is never dropped."""
+    client = socketio.AsyncClient(reconnection=False)
+    ticks: list[int] = []
+    client.on("tick", lambda i, payload: ticks.append(i), namespace="/flood")
+    await client.connect(slow_server.url, namespaces=["/flood"], transports=["websocket"])
+    try:
+        result = await client.call(
+            "flood", (COUNT, SIZE, PER_TICK, TICK, False), namespace="/flood", timeout=WAIT
+        )
+        async with asyncio.timeout(WAIT):
+            while len(ticks) < COUNT:
+                await asyncio.sleep(0.05)
+        assert ticks == list(range(COUNT))
+        assert result["largest"] < LIMIT
+        assert client.connected
+    finally:
+        await client.disconnect()
