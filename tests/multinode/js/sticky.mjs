@@ -34,7 +34,7 @@ function connect(i) {
   }
   socket.disconnects = [];
   socket.on("disconnect", (reason) => socket.disconnects.push(reason));
-  socket.on("ask", (callback) => callback(i));
+  socket.on("ask", (...args) => args.at(-1)(i)); // the ack callback comes last
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", reject);
