@@ -192,3 +192,44 @@ async def test_a_forgotten_await_in_an_async_handler_is_logged(caplog):
     finally:
         await server.engine.shutdown()
         await server.adapter.stop()
+
+
+async def test_the_readme_sync_handler_example_runs_as_written():
+    from channels.routing import URLRouter
+
+    from django_socketio import Namespace
+    from django_socketio.routing import websocket_urlpatterns
+    from django_socketio.server import DjangoSocketIOServer
+    from tests.readme import blocks
+
+    module: dict = {}
+    exec(compile(blocks("api")["rooms/sockets.py"], "README.md", "exec"), module)
+    server = module["io"] = DjangoSocketIOServer()  # a fresh server instead of the project's
+    server.register(module["Rooms"])
+
+    class Admin(Namespace):
+        namespace = "/admin"
+
+    server.register(Admin)
+    app = URLRouter(websocket_urlpatterns(engine=server.engine))
+    try:
+        async with (
+            SocketIOCommunicator(app, "/admin") as admin,
+            SocketIOCommunicator(app, "/rooms") as a,
+            SocketIOCommunicator(app, "/rooms") as b,
+        ):
+            for client in (admin, a, b):
+                assert (await client.connect())[0]
+            joined = asyncio.ensure_future(b.emit_with_ack("join", "lobby"))
+            rules = await b.receive_event()
+            assert rules.event == "rules"
+            await rules.ack(True)
+            assert await joined == [{"rooms": sorted([b.sid, "lobby"]), "accepted": True}]
+            assert tuple(await admin.receive_event()) == ("activity", ["lobby"])
+            joined = asyncio.ensure_future(a.emit_with_ack("join", "lobby"))
+            await (await a.receive_event()).ack(False)
+            assert (await joined)[0]["accepted"] is False
+            assert tuple(await b.receive_event()) == ("joined", [a.sid])
+    finally:
+        await server.engine.shutdown()
+        await server.adapter.stop()
