@@ -1183,6 +1183,11 @@ class SocketIOServer:
         if self.clients.get(client.eio_sid) is not client:
             return
         if not any(socket.connected for socket in client.sockets.values()):
+            logger.info(
+                "closing connection %s: no namespace joined within CONNECT_TIMEOUT (%s s)",
+                client.eio_sid,
+                self.connect_timeout,
+            )
             self.spawn(self.engine.close(client.eio_sid))
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
