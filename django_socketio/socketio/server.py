@@ -1203,9 +1203,12 @@ class SocketIOServer:
             return
         if packet is None:  # a binary packet waiting for its attachments
             if client.attachment_timer is None:
-                # They must all arrive within PING_TIMEOUT of the packet's text.
+                # They must all arrive within the time a dead peer takes to be found
+                # (PING_INTERVAL + PING_TIMEOUT): a client may split them over several
+                # polling POSTs (engine.io-client cuts its buffer at maxPayload), each
+                # waiting for the previous one, so PING_TIMEOUT alone is too tight.
                 client.attachment_timer = asyncio.get_running_loop().call_later(
-                    self.engine.config.ping_timeout, self._attachments_timed_out, client
+                    self._attachments_window(), self._attachments_timed_out, client
                 )
             return
         if client.attachment_timer is not None:
@@ -1376,13 +1379,17 @@ class SocketIOServer:
                 for observer in self.observers:
                     observer.socket_upgraded(socket)
 
+    def _attachments_window(self) -> float:
+        config = self.engine.config
+        return config.ping_interval + config.ping_timeout
+
     def _attachments_timed_out(self, client: Client) -> None:
         client.attachment_timer = None
         if self.clients.get(client.eio_sid) is client and getattr(client.decoder, "waiting", False):
             logger.info(
                 "closing connection %s: binary attachments still due after %s s",
                 client.eio_sid,
-                self.engine.config.ping_timeout,
+                self._attachments_window(),
             )
             self.spawn(self._close_client(client, DisconnectReason.PARSE_ERROR))
 
