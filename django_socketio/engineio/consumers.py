@@ -14,6 +14,7 @@ packets, which a handler running inside ``http.request`` dispatch cannot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -221,10 +222,37 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes, he
     await send({"type": "http.response.body", "body": body})
 
 
+def _readable_transport(send: Send) -> Any:
+    """The TCP transport under daphne's websocket `send`, to pause reading it; else None.
+
+    ASGI has no way to tell the server to stop reading a connection, and daphne
+    reads and parses every frame a client sends, whatever the application does:
+    after a close, autobahn goes on parsing what a flooder already sent (megabytes
+    in the kernel's buffers, ~100k frames/s of one core) until its close handshake
+    times out a second later, and every other client waits behind it. Daphne hands
+    its application ``send = functools.partial(server.handle_reply, protocol)``;
+    the protocol's Twisted transport is an ``IPushProducer`` whose
+    ``pauseProducing()`` stops reading the socket, so the flood stays in the
+    kernel (and TCP pushes back on the client) at no cost to anyone. Anything else
+    (uvicorn, a wrapped `send`, another daphne) gives None: nothing is paused.
+    """
+    if not isinstance(send, functools.partial) or len(send.args) != 1:
+        return None
+    protocol = send.args[0]
+    if not type(protocol).__module__.startswith("daphne."):
+        return None
+    transport = getattr(protocol, "transport", None)
+    if callable(getattr(transport, "pauseProducing", None)) and callable(
+        getattr(transport, "resumeProducing", None)
+    ):
+        return transport
+    return None
+
+
 class _WebsocketWriter:
     """How the engine writes to one websocket (of an Engine.IO `protocol` 4 or 3 session)."""
 
-    __slots__ = ("_send", "_task", "aborted", "b64", "closed", "protocol")
+    __slots__ = ("_resume", "_send", "_task", "aborted", "b64", "closed", "protocol")
 
     def __init__(self, send: Send, protocol: int = 4, b64: bool = False) -> None:
         self._send = send
@@ -233,6 +261,7 @@ class _WebsocketWriter:
         self._task = asyncio.current_task()  # the consumer's, to end it if the peer is stuck
         self.closed = False
         self.aborted = False
+        self._resume: asyncio.TimerHandle | None = None  # the end of a `pause_reading`
 
     async def send_frame(self, frame: str | bytes) -> None:
         """One encoded Engine.IO packet as one websocket message."""
@@ -255,6 +284,30 @@ class _WebsocketWriter:
         if not self.aborted and self._task is not None and not self._task.done():
             self.aborted = True
             self._task.cancel()
+
+    def pause_reading(self, seconds: float | None = None) -> bool:
+        """Stop reading what the peer sends, for `seconds` or (None) for good.
+
+        False when the ASGI server gives no way to (see `_readable_transport`).
+        What the peer sends meanwhile waits in the kernel, then TCP stops it.
+        """
+        transport = _readable_transport(self._send)
+        if transport is None:
+            return False
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        transport.pauseProducing()
+        if seconds is not None:
+            self._resume = asyncio.get_running_loop().call_later(
+                seconds, self._resume_reading, transport
+            )
+        return True
+
+    def _resume_reading(self, transport: Any) -> None:
+        self._resume = None
+        if not self.closed:
+            transport.resumeProducing()
 
     async def close(self, code: int = 1000) -> None:
         if not self.closed:
@@ -341,6 +394,7 @@ class WebsocketConsumer(EngineIOConsumer):
             stats.packets_in_websocket += 1
             stats.bytes_in_websocket += text_size(frame)
             if too_big:
+                writer.pause_reading()
                 await writer.close(1009)
                 await self._lost(conn, engine, writer, Reason.TRANSPORT_ERROR)
                 return
@@ -352,6 +406,7 @@ class WebsocketConsumer(EngineIOConsumer):
             try:
                 packet = decode_frame(frame)
             except PacketError:
+                writer.pause_reading()
                 await self._lost(conn, engine, writer, Reason.PARSE_ERROR)
                 return
             await receive_packets(conn, (packet,), WEBSOCKET)

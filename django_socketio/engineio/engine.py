@@ -89,6 +89,9 @@ class WebsocketWriter(Protocol):
     async def close(self, code: int = 1000) -> None: ...
     def abort(self) -> None: ...
 
+    # Optional: ``def pause_reading(self, seconds: float | None) -> bool``: stop reading
+    # the peer for a while or for good, where the ASGI server allows it.
+
 
 _OK, _PROBE = Verdict.OK, Verdict.PROBE
 _CLOSED, _CLOSING = State.CLOSED, State.CLOSING
@@ -315,6 +318,26 @@ class Engine:
 
     # -- opening -----------------------------------------------------------------
 
+    def _address(self, scope: Scope) -> str | None:
+        return client_address(
+            scope.get("client"), scope.get("headers", ()), self.config.client_address_header
+        )
+
+    def bar_address(self, sid: str) -> None:
+        """Refuse this session's address new connections for the rest of the minute.
+
+        For a client disconnected for flooding (EVENT_LIMIT_POLICY "disconnect"):
+        it has used up its CONNECTIONS_PER_MINUTE, so a script that reconnects at
+        once floods once a minute, not that many times. No-op without that limit.
+        """
+        limit = self.config.connections_per_minute
+        conn = self.connections.get(sid)
+        if limit is None or conn is None:
+            return
+        address = self._address(conn.scope)
+        if address is not None:
+            self._handshakes.fill(address, self.now(), limit)
+
     def admit(self, scope: Scope) -> None:
         """Count a new session's handshake; EngineIOError (HTTP 403) past the per-minute limit.
 
@@ -324,9 +347,7 @@ class Engine:
         limit = self.config.connections_per_minute
         if limit is None:
             return
-        address = client_address(
-            scope.get("client"), scope.get("headers", ()), self.config.client_address_header
-        )
+        address = self._address(scope)
         if address is None:
             return
         now = self.now()
@@ -539,6 +560,19 @@ class Engine:
             self._schedule(conn)
         else:
             await self._finalize(conn, drain=True)
+
+    def pause_reading(self, sid: str, seconds: float | None = None) -> bool:
+        """Stop reading a misbehaving client's websocket, for `seconds` or (None) for good.
+
+        For a flood: what it sends meanwhile stays in the kernel instead of costing
+        the server's one event loop, and TCP pushes back on the client. False when
+        the session has no websocket or its ASGI server does not allow it (only
+        daphne does; see `consumers._readable_transport`).
+        """
+        conn = self.connections.get(sid)
+        ws = conn.ws if conn is not None else None
+        pause = getattr(ws, "pause_reading", None)
+        return pause(seconds) if pause is not None else False
 
     async def shutdown(self) -> None:
         for conn in list(self.connections.values()):

@@ -98,6 +98,11 @@ class WindowCounter:
             self._counts.popitem(last=False)
         return count
 
+    def fill(self, key: str, now: float, count: int) -> None:
+        """Count `key` as seen at least `count` times in the current window."""
+        if self.hit(key, now) < count:
+            self._counts[key] = count
+
     def retry_after(self, now: float) -> float:
         return 0.0 if self._window_end is None else max(0.0, self._window_end - now)
 

@@ -114,6 +114,12 @@ class DisconnectReason:
     RATE_LIMITED = "rate limited"  # EVENT_LIMIT_POLICY "disconnect"
 
 
+MAX_READ_PAUSE = 1.0  # seconds a client over its event rate is not read (PING_TIMEOUT is more)
+
+# Closes for what a client sent: its connection is not read any more while it closes.
+_MISBEHAVIOUR = frozenset({DisconnectReason.PARSE_ERROR, DisconnectReason.RATE_LIMITED})
+
+
 class Outgoing:
     """One packet, encoded once per parser its recipients use.
 
@@ -1350,8 +1356,19 @@ class SocketIOServer:
                 self.parser.encode(Packet(PacketType.DISCONNECT, socket.namespace))
             )
             await socket.nsp.remove(socket, DisconnectReason.RATE_LIMITED)
+            client = socket.client
+            self.engine.bar_address(client.eio_sid)
+            if not client.sockets and self.clients.get(client.eio_sid) is client:
+                # Its last namespace: the connection goes too (as the client would
+                # close it), and what the flooder sent after is not read (daphne).
+                await self._close_client(client, DisconnectReason.RATE_LIMITED)
             return
         now = self.now()
+        if why == RATE_LIMITED and state.bucket is not None:
+            # Do not read what it sends until it could send again (under daphne, where
+            # the server would otherwise parse the whole flood): TCP holds it back.
+            pause = state.bucket.retry_after(now, state.bucket.burst / 2)
+            self.engine.pause_reading(socket.client.eio_sid, min(pause, MAX_READ_PAUSE))
         if state.dropped is None:
             state.dropped = Throttle(LIMIT_LOG_INTERVAL, now)
         held = state.dropped.allow(now)
@@ -1366,6 +1383,9 @@ class SocketIOServer:
             )
 
     async def _close_client(self, client: Client, reason: str) -> None:
+        if reason in _MISBEHAVIOUR:
+            # Nothing it sends from now on matters: do not even read it.
+            self.engine.pause_reading(client.eio_sid)
         for socket in list(client.sockets.values()):
             await socket.nsp.remove(socket, reason)
         await self.engine.close(client.eio_sid, reason)

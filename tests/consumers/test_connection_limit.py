@@ -110,6 +110,10 @@ def test_the_window_is_a_minute_and_its_table_is_bounded():
     for key in "bcde":
         window.hit(key, 61.0)
     assert len(window) == 3  # the oldest keys were forgotten, the table did not grow
+    window.fill("b", 61.0, 5)  # counted as used up (a flooder's address)
+    assert window.hit("b", 61.0) == 6
+    window.fill("f", 121.0, 5)  # a new window: the count starts from there
+    assert window.hit("f", 121.0) == 6
 
 
 def test_client_address():

@@ -242,6 +242,7 @@ async def test_the_disconnect_policy_disconnects_the_flooder_only(sio):
     for n in range(10):
         await flooder.emit("count", n)
     await eventually(lambda: flooder.disconnect_reason == "io server disconnect")
+    assert await flooder.wait_closed() == 1000  # its last namespace: the connection too
     assert sio.handler().reasons == ["rate limited"]
     assert sio.handler().seen == [0, 1, 2]
     assert sio.server.limit_counters.sockets_disconnected == 1
