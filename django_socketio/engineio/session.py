@@ -101,6 +101,17 @@ class EngineConfig:
 _NEVER = float("inf")  # v3 sessions send no probes: nothing would answer them
 
 
+def _encoded_size(packet: Packet) -> int:
+    """Bytes of `packet` in a polling payload (type, data; binary as base64), at least."""
+    data = packet.data
+    if data is None:
+        return 1
+    if type(data) is bytes:
+        return 2 + (len(data) + 2) // 3 * 4  # "b" + type + base64
+    n = len(data)
+    return 1 + (n if data.isascii() else len(data.encode("utf-8", "surrogatepass")))
+
+
 class Session:
     """The state of one Engine.IO session, whatever carries its bytes."""
 
@@ -239,6 +250,29 @@ class Session:
         self.queue.clear()
         return packets
 
+    def take_payload(self) -> list[Packet]:
+        """What one polling answer carries: queued packets, in order, up to the limits.
+
+        At most `max_payload` bytes (as each packet is encoded, before the payload's
+        separators) and `max_payload_packets` packets, but always one packet: the
+        rest waits for the next GET, which a client sends as soon as it has this
+        answer. So one answer is bounded like a POST the client may send us.
+        """
+        queue = self.queue
+        c = self.config
+        count = len(queue)
+        if c.max_payload_packets and count > c.max_payload_packets:
+            count = c.max_payload_packets
+        room = c.max_payload
+        packets = []
+        for _ in range(count):
+            size = _encoded_size(queue[0])
+            if packets and size > room:
+                break
+            room -= size
+            packets.append(queue.popleft())
+        return packets
+
     def poll_answer(self) -> list[Packet] | None:
         """What a GET gets right now, or None if it has to wait."""
         if self.state is State.UPGRADING or self.transport != POLLING:
@@ -246,12 +280,13 @@ class Session:
         if self.state is State.CLOSED:
             return [NOOP] if self.reason == Reason.TRANSPORT_CLOSE else [Packet(PacketType.CLOSE)]
         if self.state is State.CLOSING:
-            packets = self.take()
-            packets.append(Packet(PacketType.CLOSE))
-            self._finish(self.reason or Reason.FORCED_CLOSE)
+            packets = self.take_payload()
+            if not self.queue:  # the CLOSE goes with the last of them
+                packets.append(Packet(PacketType.CLOSE))
+                self._finish(self.reason or Reason.FORCED_CLOSE)
             return packets
         if self.queue:
-            return self.take()
+            return self.take_payload()
         return None
 
     # -- receiving -----------------------------------------------------------
@@ -352,8 +387,9 @@ class Session:
     def close(self, reason: str, now: float, flush: bool) -> None:
         """Close from the server side.
 
-        With `flush`, a polling session waits (at most `ping_timeout`) for one more
-        GET to deliver what is queued followed by a CLOSE packet.
+        With `flush`, a polling session waits (at most `ping_timeout`) for the GETs
+        that deliver what is queued (one, unless it is over one answer's limits),
+        the last followed by a CLOSE packet.
         """
         if self.closed:
             return

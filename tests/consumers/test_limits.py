@@ -70,6 +70,7 @@ async def test_with_the_drop_policy_the_message_is_refused_and_the_client_stays(
     await asyncio.sleep(0)
     assert server.echo.disconnected == []
     packets = (await poll(server, sid))["body"].decode().split(SEP)
+    packets += (await poll(server, sid))["body"].decode().split(SEP)  # one GET: MAX_PAYLOAD
     assert "4dropped" not in packets and len([p for p in packets if p[0] == "4"]) == 10
 
 
@@ -139,6 +140,23 @@ async def test_more_packets_than_max_payload_packets_in_one_post_get_400(servers
     response = await post(server, sid, SEP.join(["4a"] * 17))
     assert (response["status"], response["body"]) == (400, error(3, "Bad request"))
     assert server.echo.disconnected == [(sid, "parse error")]
+
+
+async def test_a_polling_answer_is_cut_at_max_payload_and_the_rest_comes_next(servers):
+    server = servers(MAX_PAYLOAD=1000, MAX_PAYLOAD_PACKETS=16)
+    sid = await handshake(server)
+    sent = ["a" * 299, "b" * 299, "c" * 299, "d" * 299, "é" * 600]  # 300, 300, ..., 1201 bytes
+    for message in sent:
+        assert await server.engine.send(sid, message)
+    bodies = [(await poll(server, sid))["body"] for _ in range(3)]
+    assert [len(b) for b in bodies] == [902, 300, 1201]  # 3 x 300 + 2 separators; 300; one
+    received = [p for b in bodies for p in b.decode().split(SEP)]
+    assert received == ["4" + m for m in sent]  # all of it, in order
+    for n in range(20):
+        assert await server.engine.send(sid, str(n))
+    first, second = (await poll(server, sid))["body"], (await poll(server, sid))["body"]
+    assert first.split(SEP.encode()) == [f"4{n}".encode() for n in range(16)]
+    assert second.split(SEP.encode()) == [f"4{n}".encode() for n in range(16, 20)]
 
 
 # -- the upgrade -----------------------------------------------------------------------

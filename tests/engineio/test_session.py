@@ -361,6 +361,20 @@ def test_server_close_with_flush_on_polling_waits_for_the_last_poll():
     assert session.next_timer() is None
 
 
+def test_a_poll_answer_is_bounded_and_a_closing_session_ends_with_its_last_part():
+    config = EngineConfig(max_payload=10, max_payload_packets=3)
+    session = polling(config)
+    for data in ("aaaa", "bbbb", "cccccccccccccccccccc", "d", "e", "f", "g", b"\x00" * 3):
+        session.send(msg(data))
+    assert session.poll_answer() == [msg("aaaa"), msg("bbbb")]  # 5 + 5 bytes
+    assert session.poll_answer() == [msg("cccccccccccccccccccc")]  # alone, over the limit
+    session.close("forced close", START + 5, flush=True)
+    assert session.poll_answer() == [msg("d"), msg("e"), msg("f")]  # MAX_PAYLOAD_PACKETS
+    assert session.state is State.CLOSING
+    assert session.poll_answer() == [msg("g"), msg(b"\x00" * 3), Packet(T.CLOSE)]  # 2 + 6
+    assert session.state is State.CLOSED
+
+
 def test_server_close_with_flush_gives_up_after_ping_timeout_and_keeps_its_reason():
     session = polling()
     session.send(msg("a"))
