@@ -467,6 +467,33 @@ def check_deploy_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     ]
 
 
+@register(Tags.security, deploy=True)
+def check_deploy_daphne_bodies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy`` with daphne: it buffers a whole request body before MAX_PAYLOAD.
+
+    Daphne reads every HTTP body into memory before the application runs (audit F4: a
+    300 MiB chunked POST cost 300 MiB before our 413), which only a front proxy's body
+    limit or another ASGI server prevents. "daphne" in INSTALLED_APPS is how Channels 4
+    projects use it.
+    """
+    if "daphne" not in settings.INSTALLED_APPS:
+        return []
+    raw = _raw()
+    limit = raw.get("MAX_PAYLOAD", DEFAULTS["MAX_PAYLOAD"]) if isinstance(raw, dict) else None
+    return [
+        Warning(
+            "daphne reads a whole request body into memory before the application sees it, "
+            f"so SOCKETIO['MAX_PAYLOAD'] ({limit} bytes) refuses a too large polling POST "
+            "only after it has arrived: one client can make the server hold any amount.",
+            hint="Behind daphne, set the front proxy's body limit to about MAX_PAYLOAD "
+            "(nginx: client_max_body_size 1m; in the location of /socket.io/), or run "
+            "uvicorn, which refuses the body at the limit; then add 'django_socketio.W006' "
+            "to SILENCED_SYSTEM_CHECKS. See the README, Limits that belong to the deployment.",
+            id=ID + "W006",
+        )
+    ]
+
+
 @register(Tags.compatibility)
 def check_runserver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """`manage.py runserver` serves Socket.IO only when it is daphne's (ASGI) runserver."""

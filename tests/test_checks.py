@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -350,6 +351,15 @@ def test_deploy_warns_about_the_in_memory_layer() -> None:
         assert checks.check_deploy_layer() == []
     with override_settings(CHANNEL_LAYERS=LAYERS, SOCKETIO={"CHANNEL_LAYER": None}):
         assert checks.check_deploy_layer() == []
+
+
+def test_deploy_check_warns_that_daphne_buffers_bodies_before_max_payload():
+    with override_settings(INSTALLED_APPS=["daphne", *django_settings.INSTALLED_APPS]):
+        [warning] = checks.check_deploy_daphne_bodies()
+    assert warning.id == "django_socketio.W006"
+    assert "MAX_PAYLOAD'] (1000000 bytes)" in warning.msg
+    assert "client_max_body_size" in warning.hint
+    assert checks.check_deploy_daphne_bodies() == []  # uvicorn, or daphne not listed
 
 
 @pytest.mark.parametrize(
