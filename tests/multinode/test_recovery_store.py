@@ -1,0 +1,177 @@
+"""The Redis recovery store and its stream reader, against a private Redis.
+
+No server processes: the store is driven directly, as two or three processes would
+drive it, to show the order and exactly-once rules the module doc argues for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from django_socketio.recovery_redis import (
+    RedisRecoveryStore,
+    StoredSession,
+    StreamEntry,
+    StreamFeed,
+    parse_offset,
+)
+
+
+@pytest.fixture
+async def client(redis):
+    conn = aioredis.from_url(redis.url)
+    yield conn
+    await conn.aclose()
+
+
+@pytest.fixture
+def store(client):
+    return RedisRecoveryStore(client, prefix="t" + uuid.uuid4().hex[:8], window=60.0)
+
+
+def test_offsets_are_stream_ids_and_nothing_else():
+    assert parse_offset("1718000000000-3") == (1718000000000, 3)
+    for forged in ("bar", "1-2-3", "", None, 12, "-1-0", "1-", "9" * 21 + "-0"):
+        assert parse_offset(forged) is None
+
+
+def test_an_entry_reaches_the_rooms_the_broadcast_named_minus_the_excluded():
+    def entry(rooms=(), excl=()):
+        return StreamEntry("1-0", "/", ["e"], frozenset(rooms), frozenset(excl))
+
+    assert entry().reaches({"sid"})
+    assert entry(["r1"]).reaches({"sid", "r1"})
+    assert not entry(["r2"]).reaches({"sid", "r1"})
+    assert not entry(excl=["r1"]).reaches({"sid", "r1"})
+    assert entry(["r1"], ["r3"]).reaches({"sid", "r1"})
+    assert entry(["sid"]).reaches({"sid"})  # a socket's own emit
+
+
+async def test_sessions_are_single_use(store):
+    session = StoredSession("s1", "p1", frozenset({"s1", "room"}), {"n": 1, "b": b"\x00"})
+    await store.persist("/", session)
+    assert await store.take("/other", "p1") is None  # per namespace
+    assert await store.take("/", "p1") == session
+    assert await store.take("/", "p1") is None
+
+
+async def test_sessions_expire_after_the_window(client):
+    store = RedisRecoveryStore(client, prefix="t" + uuid.uuid4().hex[:8], window=0.05)
+    await store.persist("/", StoredSession("s", "p", frozenset(), {}))
+    await asyncio.sleep(0.2)
+    assert await store.take("/", "p") is None
+
+
+async def test_data_that_cannot_be_serialised_raises_on_persist(store):
+    with pytest.raises(TypeError):
+        await store.persist("/", StoredSession("s", "p", frozenset(), {"x": object()}))
+
+
+async def test_missed_events_are_filtered_ordered_and_bounded_by_upto(store):
+    first = await store.append("/", ["hello", 0], frozenset(), frozenset())
+    offsets = [
+        await store.append("/", ["all", 1], frozenset(), frozenset()),
+        await store.append("/", ["room", 2], frozenset({"r1"}), frozenset()),
+        await store.append("/", ["other room", 3], frozenset({"r2"}), frozenset()),
+        await store.append("/", ["except", 4], frozenset(), frozenset({"r1"})),
+        await store.append("/", ["except other", 5], frozenset(), frozenset({"r3"})),
+        await store.append("/chat", ["other nsp", 6], frozenset(), frozenset()),
+        await store.append("/", ["direct", b"\x01\x02"], frozenset({"sid"}), frozenset()),
+    ]
+    assert all(parse_offset(a) < parse_offset(b) for a, b in itertools.pairwise(offsets))
+    rooms = {"sid", "r1"}
+    missed = await store.missed("/", rooms, first, offsets[-1])
+    assert missed == [
+        ["all", 1, offsets[0]],
+        ["room", 2, offsets[1]],
+        ["except other", 5, offsets[4]],
+        ["direct", b"\x01\x02", offsets[6]],
+    ]
+    # Up to the reader's position, not beyond; nothing after the last one.
+    assert await store.missed("/", rooms, first, offsets[1]) == missed[:2]
+    assert await store.missed("/", rooms, offsets[-1], offsets[-1]) == []
+
+
+async def test_the_stream_is_trimmed_by_size_and_by_age(client):
+    clock = [1_000.0]
+    store = RedisRecoveryStore(
+        client,
+        prefix="t" + uuid.uuid4().hex[:8],
+        window=10.0,
+        max_events=200,
+        clock=lambda: clock[0],
+    )
+    for i in range(2_000):
+        await store.append("/", ["e", i], frozenset(), frozenset())
+    length = await client.xlen(store.stream)
+    assert 200 <= length < 400  # MAXLEN ~: about, in whole macro nodes
+    clock[0] = 1e12  # far in the future: every entry is older than the window
+    await store.trim()
+    assert await client.xlen(store.stream) < 200
+
+
+async def test_two_readers_deliver_every_entry_in_stream_order_once(store, redis):
+    """Publishers on 'two processes' interleave; each reader sees the stream's order."""
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+
+    def collector(name):
+        async def deliver(entry: StreamEntry) -> None:
+            seen[name].append(entry.offset)
+
+        return deliver
+
+    feeds = [StreamFeed(store, collector(n)) for n in seen]
+    for feed in feeds:
+        await feed.start()
+    other = RedisRecoveryStore(aioredis.from_url(redis.url), prefix=store.prefix)  # "process" b
+
+    async def publish(s, tag):
+        return [await s.append("/", [tag, i], frozenset(), frozenset()) for i in range(200)]
+
+    written = await asyncio.gather(publish(store, "a"), publish(other, "b"))
+    everything = sorted(written[0] + written[1], key=parse_offset)
+    for feed in feeds:
+        assert await feed.reached(everything[-1])
+    assert seen["a"] == seen["b"] == everything
+    for feed in feeds:
+        await feed.stop()
+    await other.close()
+
+
+async def test_a_restore_replays_exactly_up_to_the_reader_and_no_further(store):
+    """Under a continuous publish, replay + live delivery = every event once."""
+    live: list[str] = []
+    members: set[str] = set()
+
+    async def deliver(entry: StreamEntry) -> None:
+        if members and entry.reaches(members):  # the socket is attached
+            live.append(entry.offset)
+
+    feed = StreamFeed(store, deliver)
+    await feed.start()
+    start = await store.append("/", ["e", -1], frozenset(), frozenset())
+    stop = asyncio.Event()
+
+    async def publish():
+        written = []
+        while not stop.is_set():
+            written.append(await store.append("/", ["e", len(written)], frozenset(), frozenset()))
+        return written
+
+    publisher = asyncio.ensure_future(publish())
+    await asyncio.sleep(0.2)
+    assert await feed.reached(start)
+    replayed = [event[-1] for event in await feed.replay("/", {"sid"}, start)]
+    members.add("sid")  # before the next await, as the server does
+    await asyncio.sleep(0.2)
+    stop.set()
+    written = await publisher
+    assert await feed.reached(written[-1])
+    got = replayed + live
+    assert got == written, (len(got), len(written))
+    await feed.stop()
