@@ -183,6 +183,16 @@ def main() -> None:
                 row = one_run(server, args, stalled)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+    # Each round runs a server without, then with the stalled client, back to back: the
+    # figure to quote is that pair's ratio of the healthy clients' p99.
+    print("\n| round | server | p99 ms without / with the stalled client | ratio |")
+    print("|---|---|---|---|")
+    for n, (calm, stalled_row) in enumerate(zip(rows[::2], rows[1::2], strict=True)):
+        ratio = stalled_row["p99_ms"] / calm["p99_ms"] if calm["p99_ms"] else float("inf")
+        print(
+            f"| {n // len(args.servers.split(',')) + 1} | {calm['server']} "
+            f"| {calm['p99_ms']} / {stalled_row['p99_ms']} | {ratio:.2f}x |"
+        )
     print(
         "\n| server | stalled | p50 ms | p99 ms | deliveries/s | lost | late | RSS +MiB "
         "| dropped after s |"

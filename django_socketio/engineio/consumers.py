@@ -252,7 +252,16 @@ def _readable_transport(send: Send) -> Any:
 class _WebsocketWriter:
     """How the engine writes to one websocket (of an Engine.IO `protocol` 4 or 3 session)."""
 
-    __slots__ = ("_resume", "_send", "_task", "aborted", "b64", "closed", "protocol")
+    __slots__ = (
+        "_resume",
+        "_send",
+        "_task",
+        "aborted",
+        "b64",
+        "closed",
+        "protocol",
+        "resume_at",
+    )
 
     def __init__(self, send: Send, protocol: int = 4, b64: bool = False) -> None:
         self._send = send
@@ -262,6 +271,7 @@ class _WebsocketWriter:
         self.closed = False
         self.aborted = False
         self._resume: asyncio.TimerHandle | None = None  # the end of a `pause_reading`
+        self.resume_at = 0.0  # loop time before which the consumer takes no message
 
     async def send_frame(self, frame: str | bytes) -> None:
         """One encoded Engine.IO packet as one websocket message."""
@@ -288,12 +298,20 @@ class _WebsocketWriter:
     def pause_reading(self, seconds: float | None = None) -> bool:
         """Stop reading what the peer sends, for `seconds` or (None) for good.
 
-        False when the ASGI server gives no way to (see `_readable_transport`).
-        What the peer sends meanwhile waits in the kernel, then TCP stops it.
+        For `seconds`, the consumer takes no message meanwhile (`resume_at`): an ASGI
+        server with a bounded receive queue (uvicorn: 32 messages) then stops
+        reading the socket by itself. Daphne's queue has no bound, so there its
+        transport is paused too (`_readable_transport`); that is also the only way
+        to stop reading for good. False when nothing could be paused. What the peer
+        sends meanwhile waits in the kernel, then TCP stops it.
         """
+        paused = False
+        if seconds is not None:
+            self.resume_at = asyncio.get_running_loop().time() + seconds
+            paused = True
         transport = _readable_transport(self._send)
         if transport is None:
-            return False
+            return paused
         if self._resume is not None:
             self._resume.cancel()
             self._resume = None
@@ -379,7 +397,11 @@ class WebsocketConsumer(EngineIOConsumer):
         stats = STATS
         v3 = conn.session.protocol == 3  # binary frames start with a type byte
         decode_frame = packets_v3.decode if v3 else decode
+        loop = asyncio.get_running_loop()
         while True:
+            if writer.resume_at:
+                await asyncio.sleep(writer.resume_at - loop.time())  # `pause_reading`
+                writer.resume_at = 0.0
             message = await receive()
             if message["type"] != "websocket.receive":
                 break

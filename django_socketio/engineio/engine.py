@@ -572,7 +572,12 @@ class Engine:
         conn = self.connections.get(sid)
         ws = conn.ws if conn is not None else None
         pause = getattr(ws, "pause_reading", None)
-        return pause(seconds) if pause is not None else False
+        if pause is None:
+            return False
+        if seconds is not None:
+            # Its PONGs wait too: keep them in time.
+            seconds = min(seconds, self.config.ping_timeout / 2)
+        return pause(seconds)
 
     async def shutdown(self) -> None:
         for conn in list(self.connections.values()):

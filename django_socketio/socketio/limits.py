@@ -34,11 +34,20 @@ class LimitCounters:
 class InboundState:
     """One socket's inbound bookkeeping, owned by the server's event dispatch."""
 
-    __slots__ = ("bad_arguments", "bucket", "dropped", "failures", "in_flight", "sync_slot")
+    __slots__ = (
+        "bad_arguments",
+        "bucket",
+        "dropped",
+        "failures",
+        "in_flight",
+        "refused_in_a_row",
+        "sync_slot",
+    )
 
     def __init__(self) -> None:
         self.bucket: TokenBucket | None = None  # EVENTS_PER_SECOND, made on first event
         self.in_flight = 0  # event handlers started and not finished
+        self.refused_in_a_row = 0  # events over the rate since one was let through
         self.dropped: Throttle | None = None  # the "events dropped" log line
         self.failures: Throttle | None = None  # handler tracebacks
         self.bad_arguments = False  # the "arguments do not fit" line was written

@@ -1240,6 +1240,7 @@ class SocketIOServer:
                 refused = self._admit(socket)
                 if refused is None:
                     socket._inbound.in_flight += 1
+                    socket._inbound.refused_in_a_row = 0
                     self.spawn(self._run_event(socket, packet))
                 else:
                     await self._refuse_event(socket, packet, refused)
@@ -1364,11 +1365,17 @@ class SocketIOServer:
                 await self._close_client(client, DisconnectReason.RATE_LIMITED)
             return
         now = self.now()
-        if why == RATE_LIMITED and state.bucket is not None:
-            # Do not read what it sends until it could send again (under daphne, where
-            # the server would otherwise parse the whole flood): TCP holds it back.
-            pause = state.bucket.retry_after(now, state.bucket.burst / 2)
-            self.engine.pause_reading(socket.client.eio_sid, min(pause, MAX_READ_PAUSE))
+        bucket = state.bucket
+        if why == RATE_LIMITED and bucket is not None:
+            state.refused_in_a_row += 1
+            if state.refused_in_a_row > bucket.burst:
+                # A flood, not a burst: stop reading it until its bucket is half full
+                # again (at most MAX_READ_PAUSE), so that the ASGI server does not
+                # parse it meanwhile (each frame costs more than our refusal) and TCP
+                # holds it back instead.
+                state.refused_in_a_row = 0
+                pause = min(bucket.retry_after(now, bucket.burst / 2), MAX_READ_PAUSE)
+                self.engine.pause_reading(socket.client.eio_sid, pause)
         if state.dropped is None:
             state.dropped = Throttle(LIMIT_LOG_INTERVAL, now)
         held = state.dropped.allow(now)

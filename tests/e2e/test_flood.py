@@ -4,7 +4,9 @@ With ``EVENT_LIMIT_POLICY = "disconnect"`` (``flood_settings``): the flooder get
 DISCONNECT for its namespace and its connection is closed; under daphne the server stops
 reading it at once (otherwise autobahn parses everything already sent, a second of CPU,
 until its close handshake times out); its address cannot connect again within the minute
-(CONNECTIONS_PER_MINUTE is used up); a client next to it keeps its echo.
+(CONNECTIONS_PER_MINUTE is used up); a client next to it keeps its echo. With "drop"
+(``flood_drop_settings``) the flooder stays connected and is not read for up to a
+second each time it goes over its rate, under both servers.
 """
 
 from __future__ import annotations
@@ -31,19 +33,27 @@ CPU_BOUND = 0.5  # seconds of server CPU while it floods (daphne without the pau
 WAIT = 30.0  # for hangs only
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
-def flood_server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    kind = request.param
+def serve(kind: str, settings: str) -> Iterator[Server]:
     try:
         __import__(kind)
     except ImportError:
         require_or_skip(f"{kind} is not installed")
-    srv = launch(kind, "tests.e2e.flood_settings")
+    srv = launch(kind, settings)
     try:
         yield srv
     finally:
         terminate(srv.process)
         srv.log.close()
+
+
+@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+def flood_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    yield from serve(request.param, "tests.e2e.flood_settings")
+
+
+@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+def drop_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    yield from serve(request.param, "tests.e2e.flood_drop_settings")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,3 +154,41 @@ async def test_a_flooder_is_disconnected_not_read_and_not_let_back(flood_server:
                 await bystander.send_str("3")
         assert frame == '431["still here"]'
         await bystander.close()
+
+
+async def test_with_drop_a_flooder_stays_and_is_read_only_at_its_rate(drop_server: Server) -> None:
+    srv = drop_server
+    status, reader, writer = await raw_websocket(srv)
+    assert status == 101
+    frames = server_frames(reader)
+    assert (await anext(frames)).startswith("0")
+    writer.write(client_frame("40"))
+    assert (await anext(frames)).startswith("40")
+    seen: list[str] = []
+
+    async def read() -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            async for text in frames:
+                seen.append(text)
+                if text == "2":
+                    writer.write(client_frame("3"))
+        seen.append("closed")
+
+    reading = asyncio.ensure_future(read())
+    batch = client_frame('42["message-with-ack","flood"]') * 1000
+    cpu = cpu_seconds(srv.process.pid)
+    deadline = time.monotonic() + FLOOD_SECONDS
+    sent = 0
+    with contextlib.suppress(TimeoutError):
+        while time.monotonic() < deadline:
+            writer.write(batch)
+            await asyncio.wait_for(writer.drain(), deadline - time.monotonic())
+            sent += len(batch)
+    spent = cpu_seconds(srv.process.pid) - cpu
+    # Still connected: its events over the rate were dropped, the connection kept.
+    assert "41" not in seen and "closed" not in seen, seen[-5:]
+    # The server read the first megabyte at most (not the flood: ~100k events a second of
+    # CPU), then waited while TCP held the rest back.
+    assert spent < CPU_BOUND, (spent, sent)
+    reading.cancel()
+    writer.transport.abort()
