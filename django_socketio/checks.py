@@ -388,7 +388,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 hint="A client sent two large messages before it could confirm reading the "
                 "first would count as a slow consumer; keep MAX_BACKLOG_BYTES well above the "
                 "largest message you emit.",
-                id=ID + "W020",
+                id=ID + "W007",
             )
         )
     if ok("CHANNEL_LAYER"):

@@ -264,6 +264,23 @@ def test_payload_above_daphne() -> None:
     ]
 
 
+def test_a_backlog_under_twice_the_payload_warns_with_an_id_of_its_own() -> None:
+    [warning] = run({"MAX_BACKLOG_BYTES": 1_500_000})
+    assert warning.id == "django_socketio.W007"  # W020 is ALLOWED_HOSTS "*" (it was both)
+    assert "MAX_BACKLOG_BYTES'] (1500000) is less than twice" in warning.msg
+
+
+def test_every_check_id_is_used_by_one_check_only() -> None:
+    import inspect
+    import re
+
+    source = inspect.getsource(checks)
+    ids = re.findall(r'id=ID \+ "([EW]\d+)"', source)
+    # E002 and E010 are each raised from two places for one rule; warnings are one each.
+    warnings = [i for i in ids if i.startswith("W")]
+    assert len(warnings) == len(set(warnings)), sorted(warnings)
+
+
 def test_several_problems_are_all_reported() -> None:
     ids = [m.id for m in run({"PING_TIMEOUT": 0, "PATH": "", "NOPE": 1})]
     assert ids == ["django_socketio.E002", "django_socketio.E003", "django_socketio.E006"]
