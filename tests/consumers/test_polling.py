@@ -245,6 +245,23 @@ async def test_a_request_after_the_ping_timeout_finds_the_session_closed(servers
     assert server.echo.disconnected == [(sid, "ping timeout")]
 
 
+async def test_a_client_silent_for_interval_plus_timeout_finds_the_session_closed(servers):
+    """The official suites' "should close the session upon ping timeout" on a busy loop.
+
+    The client sleeps PING_INTERVAL + PING_TIMEOUT after the handshake and polls. The
+    PING timer could not run on time either: the PONG deadline still counts from when
+    the PING was due, not from when the loop got to it (the reference server fires its
+    timers on time; it must not matter here that ours ran late).
+    """
+    server = servers(PING_INTERVAL=0.1, PING_TIMEOUT=0.1)
+    sid = await handshake(server)
+    time.sleep(0.21)  # block the loop: neither the PING nor the timeout timer can run
+    response = await poll(server, sid)
+    assert (response["status"], response["body"]) == (400, error(1, "Session ID unknown"))
+    await asyncio.sleep(0)
+    assert server.echo.disconnected == [(sid, "ping timeout")]
+
+
 # -- limits and bad payloads --------------------------------------------------------------
 
 
