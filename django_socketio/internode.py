@@ -22,8 +22,9 @@ A new kind of message or question is added here first, with its payload.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
+from types import NoneType
 from typing import Any, ClassVar, Literal, Protocol, TypedDict
 
 from .socketio.rooms import BroadcastOptions, RoomIndex
@@ -185,7 +186,33 @@ def _get(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -
 
 
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
+class _Plain:
+    """A message whose wire form is its fields as they are, under ``type``.
+
+    `encode` and `decode` are written once here, driven by the dataclass fields:
+    a field is a str on the wire unless `WIRE_TYPES` says otherwise, and a field
+    with a default may be absent (an older node did not send it).
+    """
+
+    type: ClassVar[MessageType]
+    WIRE_TYPES: ClassVar[Mapping[str, type | tuple[type, ...]]] = {}
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.type.value, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    @classmethod
+    def decode(cls, m: Mapping[str, Any]) -> Any:
+        values = []
+        for f in fields(cls):
+            if f.name not in m and f.default is not MISSING:
+                values.append(f.default)
+            else:
+                values.append(_get(m, f.name, cls.WIRE_TYPES.get(f.name, str)))
+        return cls(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(_Plain):
     """A node is alive and receives on `channel`; `hello` asks every node to answer at once."""
 
     type: ClassVar[MessageType] = MessageType.HEARTBEAT
@@ -193,37 +220,20 @@ class Heartbeat:
     channel: str
     hello: bool = False
     tag: str = ""  # the prefix of the sids it issues ("": it forwards nothing)
-
-    def encode(self) -> dict[str, Any]:
-        return {
-            "type": self.type.value,
-            "node": self.node,
-            "channel": self.channel,
-            "hello": self.hello,
-            "tag": self.tag,
-        }
+    WIRE_TYPES: ClassVar[Mapping[str, type | tuple[type, ...]]] = {"hello": bool}
 
     @classmethod
     def decode(cls, m: Mapping[str, Any]) -> Heartbeat:
-        tag = m.get("tag", "")
-        if not isinstance(tag, str):
-            raise MessageError("sio.heartbeat: 'tag' has the wrong type")
-        return cls(_get(m, "node", str), _get(m, "channel", str), bool(m.get("hello", False)), tag)
+        # `hello` is read as a truth value, whatever its type, as it always was.
+        return super(Heartbeat, cls).decode({**m, "hello": bool(m.get("hello", False))})
 
 
 @dataclass(frozen=True, slots=True)
-class Bye:
+class Bye(_Plain):
     """A node stops: forget it now rather than after `NODE_TIMEOUT`."""
 
     type: ClassVar[MessageType] = MessageType.BYE
     node: str
-
-    def encode(self) -> dict[str, Any]:
-        return {"type": self.type.value, "node": self.node}
-
-    @classmethod
-    def decode(cls, m: Mapping[str, Any]) -> Bye:
-        return cls(_get(m, "node", str))
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +358,7 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
-class EioPoll:
+class EioPoll(_Plain):
     """A long-polling GET for the owner's session `sid`: answer with an `EioReply`."""
 
     type: ClassVar[MessageType] = MessageType.EIO_POLL
@@ -357,24 +367,9 @@ class EioPoll:
     sid: str
     reply_to: str
 
-    def encode(self) -> dict[str, Any]:
-        return {
-            "type": self.type.value,
-            "node": self.node,
-            "req": self.req,
-            "sid": self.sid,
-            "reply_to": self.reply_to,
-        }
-
-    @classmethod
-    def decode(cls, m: Mapping[str, Any]) -> EioPoll:
-        return cls(
-            _get(m, "node", str), _get(m, "req", str), _get(m, "sid", str), _get(m, "reply_to", str)
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class EioPush:
+class EioPush(_Plain):
     """A POST body for the owner's session `sid`; None when it was over maxPayload.
 
     maxPayload is enforced where the request arrived: at most that many bytes cross.
@@ -386,46 +381,20 @@ class EioPush:
     sid: str
     reply_to: str
     body: bytes | None
-
-    def encode(self) -> dict[str, Any]:
-        return {
-            "type": self.type.value,
-            "node": self.node,
-            "req": self.req,
-            "sid": self.sid,
-            "reply_to": self.reply_to,
-            "body": self.body,
-        }
-
-    @classmethod
-    def decode(cls, m: Mapping[str, Any]) -> EioPush:
-        return cls(
-            _get(m, "node", str),
-            _get(m, "req", str),
-            _get(m, "sid", str),
-            _get(m, "reply_to", str),
-            _get(m, "body", (bytes, type(None))),
-        )
+    WIRE_TYPES: ClassVar[Mapping[str, type | tuple[type, ...]]] = {"body": (bytes, NoneType)}
 
 
 @dataclass(frozen=True, slots=True)
-class EioAbort:
+class EioAbort(_Plain):
     """The client of the forwarded GET `req` went away: as a lost local GET."""
 
     type: ClassVar[MessageType] = MessageType.EIO_ABORT
     node: str
     req: str
 
-    def encode(self) -> dict[str, Any]:
-        return {"type": self.type.value, "node": self.node, "req": self.req}
-
-    @classmethod
-    def decode(cls, m: Mapping[str, Any]) -> EioAbort:
-        return cls(_get(m, "node", str), _get(m, "req", str))
-
 
 @dataclass(frozen=True, slots=True)
-class EioReply:
+class EioReply(_Plain):
     """The owner's HTTP answer to a forwarded request: written out as it is, CORS added."""
 
     type: ClassVar[MessageType] = MessageType.EIO_REPLY
@@ -434,29 +403,15 @@ class EioReply:
     status: int
     content_type: bytes
     body: bytes
+    WIRE_TYPES: ClassVar[Mapping[str, type | tuple[type, ...]]] = {
+        "status": int,
+        "content_type": bytes,
+        "body": bytes,
+    }
 
-    def encode(self) -> dict[str, Any]:
-        return {
-            "type": self.type.value,
-            "node": self.node,
-            "req": self.req,
-            "status": self.status,
-            "content_type": self.content_type,
-            "body": self.body,
-        }
-
-    @classmethod
-    def decode(cls, m: Mapping[str, Any]) -> EioReply:
-        status = _get(m, "status", int)
-        if not 100 <= status <= 599:
+    def __post_init__(self) -> None:
+        if not 100 <= self.status <= 599:
             raise MessageError("sio.eio_reply: not an HTTP status")
-        return cls(
-            _get(m, "node", str),
-            _get(m, "req", str),
-            status,
-            _get(m, "content_type", bytes),
-            _get(m, "body", bytes),
-        )
 
 
 Message = Heartbeat | Bye | Broadcast | Request | Response | EioPoll | EioPush | EioAbort | EioReply
