@@ -72,17 +72,27 @@ async def assert_ws_accepted_and_closed(http, url: str) -> None:
 # waits the original does not have (see official.py for the WebSocket semantics kept).
 
 
-def eio(server) -> str:
-    return f"{server.url}/engine.io/?EIO=4&transport=polling"
+def eio(server, path: str = "engine.io") -> str:
+    return f"{server.url}/{path}/?EIO=4&transport=polling"
 
 
-def eio_ws(server, query: str = "EIO=4&transport=websocket") -> str:
-    return f"{server.ws_url}/engine.io/?{query}"
+def eio_ws(server, query: str = "EIO=4&transport=websocket", path: str = "engine.io") -> str:
+    return f"{server.ws_url}/{path}/?{query}"
 
 
-async def test_official_polling_successfully_opens_a_session(server):
-    """it("successfully opens a session") (handshake, HTTP long-polling)."""
-    status, content = await fetch(eio(server))
+#: The tests that socket.io-protocol's suite has too, word for word but for the path
+#: (/socket.io/) and the titles ("should open" for "opens"): run on both paths, each
+#: naming both originals (test_socketio_protocol.py ports the rest of that suite).
+BOTH_SUITES = pytest.mark.parametrize("path", ["engine.io", "socket.io"])
+
+
+@BOTH_SUITES
+async def test_official_polling_successfully_opens_a_session(path, server):
+    """it("successfully opens a session") (handshake, HTTP long-polling).
+
+    socket.io-protocol: it("should successfully open a session").
+    """
+    status, content = await fetch(eio(server, path))
     assert status == 200
     assert content.startswith("0")
     value = json.loads(content[1:])
@@ -94,33 +104,49 @@ async def test_official_polling_successfully_opens_a_session(server):
     assert value["maxPayload"] == 1000000
 
 
-async def test_official_polling_fails_with_an_invalid_eio_query_parameter(server):
-    """it("fails with an invalid 'EIO' query parameter") (handshake, HTTP long-polling)."""
-    status, _ = await fetch(f"{server.url}/engine.io/?transport=polling")
+@BOTH_SUITES
+async def test_official_polling_fails_with_an_invalid_eio_query_parameter(path, server):
+    """it("fails with an invalid 'EIO' query parameter") (handshake, HTTP long-polling).
+
+    socket.io-protocol: it("should fail with an invalid 'EIO' query parameter").
+    """
+    status, _ = await fetch(f"{server.url}/{path}/?transport=polling")
     assert status == 400
-    status2, _ = await fetch(f"{server.url}/engine.io/?EIO=abc&transport=polling")
+    status2, _ = await fetch(f"{server.url}/{path}/?EIO=abc&transport=polling")
     assert status2 == 400
 
 
-async def test_official_polling_fails_with_an_invalid_transport_query_parameter(server):
-    """it("fails with an invalid 'transport' query parameter") (handshake, HTTP long-polling)."""
-    status, _ = await fetch(f"{server.url}/engine.io/?EIO=4")
+@BOTH_SUITES
+async def test_official_polling_fails_with_an_invalid_transport_query_parameter(path, server):
+    """it("fails with an invalid 'transport' query parameter") (handshake, HTTP long-polling).
+
+    socket.io-protocol: it("should fail with an invalid 'transport' query parameter").
+    """
+    status, _ = await fetch(f"{server.url}/{path}/?EIO=4")
     assert status == 400
-    status2, _ = await fetch(f"{server.url}/engine.io/?EIO=4&transport=abc")
+    status2, _ = await fetch(f"{server.url}/{path}/?EIO=4&transport=abc")
     assert status2 == 400
 
 
-async def test_official_polling_fails_with_an_invalid_request_method(server):
-    """it("fails with an invalid request method") (handshake, HTTP long-polling)."""
-    status, _ = await fetch(eio(server), method="POST")
+@BOTH_SUITES
+async def test_official_polling_fails_with_an_invalid_request_method(path, server):
+    """it("fails with an invalid request method") (handshake, HTTP long-polling).
+
+    socket.io-protocol: it("should fail with an invalid request method").
+    """
+    status, _ = await fetch(eio(server, path), method="POST")
     assert status == 400
-    status2, _ = await fetch(eio(server), method="PUT")
+    status2, _ = await fetch(eio(server, path), method="PUT")
     assert status2 == 400
 
 
-async def test_official_websocket_successfully_opens_a_session(server, websockets):
-    """it("successfully opens a session") (handshake, WebSocket)."""
-    socket = websockets(eio_ws(server))
+@BOTH_SUITES
+async def test_official_websocket_successfully_opens_a_session(path, server, websockets):
+    """it("successfully opens a session") (handshake, WebSocket).
+
+    socket.io-protocol: it("should successfully open a session").
+    """
+    socket = websockets(eio_ws(server, path=path))
     data = await socket.wait_for("message")
     assert data.startswith("0")
     value = json.loads(data[1:])
@@ -133,32 +159,40 @@ async def test_official_websocket_successfully_opens_a_session(server, websocket
     await socket.close()
 
 
-async def test_official_websocket_fails_with_an_invalid_eio_query_parameter(server, websockets):
+@BOTH_SUITES
+async def test_official_websocket_fails_with_an_invalid_eio_query_parameter(
+    path, server, websockets
+):
     """it("fails with an invalid 'EIO' query parameter") (handshake, WebSocket).
+
+    socket.io-protocol: it("should fail with an invalid 'EIO' query parameter").
 
     The original does not await its ``waitFor(socket, "close")``: it asserts nothing
     beyond "no uncaught error". `test_websocket_with_an_invalid_query_is_refused` below
     checks the refusal.
     """
-    socket = websockets(eio_ws(server, "transport=websocket"))
+    socket = websockets(eio_ws(server, "transport=websocket", path))
     socket.ignore_errors()
     _ = socket.wait_for("close")
-    socket2 = websockets(eio_ws(server, "EIO=abc&transport=websocket"))
+    socket2 = websockets(eio_ws(server, "EIO=abc&transport=websocket", path))
     socket2.ignore_errors()
     _ = socket2.wait_for("close")
 
 
+@BOTH_SUITES
 async def test_official_websocket_fails_with_an_invalid_transport_query_parameter(
-    server, websockets
+    path, server, websockets
 ):
     """it("fails with an invalid 'transport' query parameter") (handshake, WebSocket).
 
+    socket.io-protocol: it("should fail with an invalid 'transport' query parameter").
+
     As above, the original awaits nothing.
     """
-    socket = websockets(eio_ws(server, "EIO=4"))
+    socket = websockets(eio_ws(server, "EIO=4", path))
     socket.ignore_errors()
     _ = socket.wait_for("close")
-    socket2 = websockets(eio_ws(server, "EIO=4&transport=abc"))
+    socket2 = websockets(eio_ws(server, "EIO=4&transport=abc", path))
     socket2.ignore_errors()
     _ = socket2.wait_for("close")
 
@@ -247,27 +281,39 @@ async def test_official_websocket_closes_the_session_upon_invalid_packet_format(
     await socket.close()
 
 
-async def test_official_polling_sends_ping_pong_packets(server):
-    """it("sends ping/pong packets") (heartbeat, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "engine.io")
+@BOTH_SUITES
+async def test_official_polling_sends_ping_pong_packets(path, server):
+    """it("sends ping/pong packets") (heartbeat, HTTP long-polling).
+
+    socket.io-protocol: it("should send ping/pong packets").
+    """
+    sid = await init_long_polling_session(server.url, path)
     for _ in range(3):
-        status, content = await fetch(f"{eio(server)}&sid={sid}")
+        status, content = await fetch(f"{eio(server, path)}&sid={sid}")
         assert (status, content) == (200, "2")
-        status, _ = await fetch(f"{eio(server)}&sid={sid}", method="POST", body="3")
+        status, _ = await fetch(f"{eio(server, path)}&sid={sid}", method="POST", body="3")
         assert status == 200
 
 
-async def test_official_polling_closes_the_session_upon_ping_timeout(server):
-    """it("closes the session upon ping timeout") (heartbeat, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "engine.io")
+@BOTH_SUITES
+async def test_official_polling_closes_the_session_upon_ping_timeout(path, server):
+    """it("closes the session upon ping timeout") (heartbeat, HTTP long-polling).
+
+    socket.io-protocol: it("should close the session upon ping timeout").
+    """
+    sid = await init_long_polling_session(server.url, path)
     await sleep(PING_INTERVAL + PING_TIMEOUT)
-    status, _ = await fetch(f"{eio(server)}&sid={sid}")
+    status, _ = await fetch(f"{eio(server, path)}&sid={sid}")
     assert status == 400
 
 
-async def test_official_websocket_sends_ping_pong_packets(server, websockets):
-    """it("sends ping/pong packets") (heartbeat, WebSocket)."""
-    socket = websockets(eio_ws(server))
+@BOTH_SUITES
+async def test_official_websocket_sends_ping_pong_packets(path, server, websockets):
+    """it("sends ping/pong packets") (heartbeat, WebSocket).
+
+    socket.io-protocol: it("should send ping/pong packets").
+    """
+    socket = websockets(eio_ws(server, path=path))
     await socket.wait_for("message")  # handshake
     for _ in range(3):
         assert await socket.wait_for("message") == "2"
@@ -275,27 +321,39 @@ async def test_official_websocket_sends_ping_pong_packets(server, websockets):
     await socket.close()
 
 
-async def test_official_websocket_closes_the_session_upon_ping_timeout(server, websockets):
-    """it("closes the session upon ping timeout") (heartbeat, WebSocket)."""
-    socket = websockets(eio_ws(server))
+@BOTH_SUITES
+async def test_official_websocket_closes_the_session_upon_ping_timeout(path, server, websockets):
+    """it("closes the session upon ping timeout") (heartbeat, WebSocket).
+
+    socket.io-protocol: it("should close the session upon ping timeout").
+    """
+    socket = websockets(eio_ws(server, path=path))
     await socket.wait_for("close")  # handshake
 
 
-async def test_official_polling_forcefully_closes_the_session(server):
-    """it("forcefully closes the session") (close, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "engine.io")
+@BOTH_SUITES
+async def test_official_polling_forcefully_closes_the_session(path, server):
+    """it("forcefully closes the session") (close, HTTP long-polling).
+
+    socket.io-protocol: it("should forcefully close the session").
+    """
+    sid = await init_long_polling_session(server.url, path)
     poll_response, _ = await asyncio.gather(
-        fetch(f"{eio(server)}&sid={sid}"),
-        fetch(f"{eio(server)}&sid={sid}", method="POST", body="1"),
+        fetch(f"{eio(server, path)}&sid={sid}"),
+        fetch(f"{eio(server, path)}&sid={sid}", method="POST", body="1"),
     )
     assert poll_response == (200, "6")
-    status, _ = await fetch(f"{eio(server)}&sid={sid}")
+    status, _ = await fetch(f"{eio(server, path)}&sid={sid}")
     assert status == 400
 
 
-async def test_official_websocket_forcefully_closes_the_session(server, websockets):
-    """it("forcefully closes the session") (close, WebSocket)."""
-    socket = websockets(eio_ws(server))
+@BOTH_SUITES
+async def test_official_websocket_forcefully_closes_the_session(path, server, websockets):
+    """it("forcefully closes the session") (close, WebSocket).
+
+    socket.io-protocol: it("should forcefully close the session").
+    """
+    socket = websockets(eio_ws(server, path=path))
     await socket.wait_for("message")  # handshake
     await socket.send("1")
     await socket.wait_for("close")

@@ -7,24 +7,20 @@ emit ``auth`` with the CONNECT payload, echo ``message`` as ``message-back`` and
 docstring and sends the same requests and frames in the same order, with the same
 assertions and no waits the original lacks (the races live there); `official.py` keeps
 the original's WebSocket semantics. CI cannot fetch that repository, so this port is its
-copy; ``scripts/conformance`` runs the original.
+copy; ``scripts/conformance`` runs the original. The 13 Engine.IO tests it shares with
+engine.io-protocol's suite are ported once, in test_engineio_protocol.py, on both paths.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
 from .official import (
-    HANDSHAKE_KEYS,
-    PING_INTERVAL,
-    PING_TIMEOUT,
     JsWebSocket,
     fetch,
     init_long_polling_session,
-    sleep,
     wait_for_packets,
 )
 
@@ -49,147 +45,12 @@ async def init_socketio_connection(server, websockets) -> JsWebSocket:
     return socket
 
 
-# -- Engine.IO protocol: handshake -----------------------------------------------------
-
-
-async def test_polling_should_successfully_open_a_session(server):
-    """it("should successfully open a session") (handshake, HTTP long-polling)."""
-    status, content = await fetch(sio(server))
-    assert status == 200
-    assert content.startswith("0")
-    value = json.loads(content[1:])
-    assert set(value) == HANDSHAKE_KEYS
-    assert isinstance(value["sid"], str)
-    assert value["upgrades"] == ["websocket"]
-    assert value["pingInterval"] == PING_INTERVAL
-    assert value["pingTimeout"] == PING_TIMEOUT
-    assert value["maxPayload"] == 1000000
-
-
-async def test_polling_should_fail_with_an_invalid_eio_query_parameter(server):
-    """it("should fail with an invalid 'EIO' query parameter") (HTTP long-polling)."""
-    status, _ = await fetch(f"{server.url}/socket.io/?transport=polling")
-    assert status == 400
-    status2, _ = await fetch(f"{server.url}/socket.io/?EIO=abc&transport=polling")
-    assert status2 == 400
-
-
-async def test_polling_should_fail_with_an_invalid_transport_query_parameter(server):
-    """it("should fail with an invalid 'transport' query parameter") (HTTP long-polling)."""
-    status, _ = await fetch(f"{server.url}/socket.io/?EIO=4")
-    assert status == 400
-    status2, _ = await fetch(f"{server.url}/socket.io/?EIO=4&transport=abc")
-    assert status2 == 400
-
-
-async def test_polling_should_fail_with_an_invalid_request_method(server):
-    """it("should fail with an invalid request method") (HTTP long-polling)."""
-    status, _ = await fetch(sio(server), method="POST")
-    assert status == 400
-    status2, _ = await fetch(sio(server), method="PUT")
-    assert status2 == 400
-
-
-async def test_websocket_should_successfully_open_a_session(server, websockets):
-    """it("should successfully open a session") (handshake, WebSocket)."""
-    socket = websockets(sio_ws(server))
-    data = await socket.wait_for("message")
-    assert data.startswith("0")
-    value = json.loads(data[1:])
-    assert set(value) == HANDSHAKE_KEYS
-    assert isinstance(value["sid"], str)
-    assert value["upgrades"] == []
-    assert value["pingInterval"] == PING_INTERVAL
-    assert value["pingTimeout"] == PING_TIMEOUT
-    assert value["maxPayload"] == 1000000
-    await socket.close()
-
-
-async def test_websocket_should_fail_with_an_invalid_eio_query_parameter(server, websockets):
-    """it("should fail with an invalid 'EIO' query parameter") (WebSocket).
-
-    The original does not await its ``waitFor(socket, "close")``: it asserts nothing
-    beyond "no uncaught error" (test_engineio_protocol.py checks the refusal).
-    """
-    socket = websockets(sio_ws(server, "transport=websocket"))
-    socket.ignore_errors()
-    _ = socket.wait_for("close")
-    socket2 = websockets(sio_ws(server, "EIO=abc&transport=websocket"))
-    socket2.ignore_errors()
-    _ = socket2.wait_for("close")
-
-
-async def test_websocket_should_fail_with_an_invalid_transport_query_parameter(server, websockets):
-    """it("should fail with an invalid 'transport' query parameter") (WebSocket).
-
-    As above, the original awaits nothing.
-    """
-    socket = websockets(sio_ws(server, "EIO=4"))
-    socket.ignore_errors()
-    _ = socket.wait_for("close")
-    socket2 = websockets(sio_ws(server, "EIO=4&transport=abc"))
-    socket2.ignore_errors()
-    _ = socket2.wait_for("close")
-
-
-# -- Engine.IO protocol: heartbeat -----------------------------------------------------
-
-
-async def test_polling_should_send_ping_pong_packets(server):
-    """it("should send ping/pong packets") (heartbeat, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "socket.io")
-    for _ in range(3):
-        status, content = await fetch(f"{sio(server)}&sid={sid}")
-        assert (status, content) == (200, "2")
-        status, _ = await fetch(f"{sio(server)}&sid={sid}", method="POST", body="3")
-        assert status == 200
-
-
-async def test_polling_should_close_the_session_upon_ping_timeout(server):
-    """it("should close the session upon ping timeout") (heartbeat, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "socket.io")
-    await sleep(PING_INTERVAL + PING_TIMEOUT)
-    status, _ = await fetch(f"{sio(server)}&sid={sid}")
-    assert status == 400
-
-
-async def test_websocket_should_send_ping_pong_packets(server, websockets):
-    """it("should send ping/pong packets") (heartbeat, WebSocket)."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("message")  # handshake
-    for _ in range(3):
-        assert await socket.wait_for("message") == "2"
-        await socket.send("3")
-    await socket.close()
-
-
-async def test_websocket_should_close_the_session_upon_ping_timeout(server, websockets):
-    """it("should close the session upon ping timeout") (heartbeat, WebSocket)."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("close")  # handshake
-
-
-# -- Engine.IO protocol: close ---------------------------------------------------------
-
-
-async def test_polling_should_forcefully_close_the_session(server):
-    """it("should forcefully close the session") (close, HTTP long-polling)."""
-    sid = await init_long_polling_session(server.url, "socket.io")
-    poll_response, _ = await asyncio.gather(
-        fetch(f"{sio(server)}&sid={sid}"),
-        fetch(f"{sio(server)}&sid={sid}", method="POST", body="1"),
-    )
-    assert poll_response == (200, "6")
-    status, _ = await fetch(f"{sio(server)}&sid={sid}")
-    assert status == 400
-
-
-async def test_websocket_should_forcefully_close_the_session(server, websockets):
-    """it("should forcefully close the session") (close, WebSocket)."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("message")  # handshake
-    await socket.send("1")
-    await socket.wait_for("close")
+# -- Engine.IO protocol -----------------------------------------------------------------
+#
+# Its handshake, heartbeat and close tests are engine.io-protocol's, word for word but for
+# the path: test_engineio_protocol.py runs those ports on /socket.io/ too (`BOTH_SUITES`),
+# each naming this suite's it(...). Its upgrade tests stop earlier than engine.io's, so
+# they are ported here.
 
 
 # -- Engine.IO protocol: upgrade -------------------------------------------------------
