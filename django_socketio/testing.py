@@ -127,7 +127,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 from base64 import b64decode
 from collections.abc import Iterable, Iterator, Mapping
@@ -140,6 +139,7 @@ from channels.testing import ApplicationCommunicator
 from .engineio.consumers import WebsocketConsumer
 from .exceptions import PacketError
 from .routing import project_engine
+from .socketio.acks import AckTable
 from .socketio.msgpack_parser import MsgPackParser
 from .socketio.packets import Decoder, JSONParser, Packet, PacketType, Parser
 
@@ -317,8 +317,7 @@ class SocketIOCommunicator:
             self._parser.decoder() if parser == "msgpack" else Decoder(max_attachments=100_000)
         )
         self._events: asyncio.Queue[Any] = asyncio.Queue()
-        self._acks: dict[int, asyncio.Future[list[Any]]] = {}
-        self._ack_ids = itertools.count()
+        self._acks = AckTable()  # the server's `Socket` numbers and fails its acks alike
         self._accepted: asyncio.Future[bool] | None = None
         self._opened: asyncio.Future[dict[str, Any]] | None = None
         self._connecting: asyncio.Future[tuple[bool, Any]] | None = None
@@ -397,15 +396,14 @@ class SocketIOCommunicator:
     ) -> list[Any]:
         """Emit `event` and return the arguments of the server's ack (its handler's return)."""
         self._check_connected()
-        ack_id = next(self._ack_ids)
-        future = self._acks[ack_id] = asyncio.get_running_loop().create_future()
+        ack_id, future = self._acks.future()
         await self._send_packet(Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id))
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise TimeoutError(f"no ack for {event!r} within {timeout} s") from None
         finally:
-            self._acks.pop(ack_id, None)
+            self._acks.forget(ack_id)
 
     async def send_raw(self, frame: str | bytes) -> None:
         """Send one websocket frame as is: an Engine.IO packet such as ``'42["hi"]'``."""
@@ -525,10 +523,11 @@ class SocketIOCommunicator:
         self.disconnect_reason = reason or getattr(error, "reason", "transport close")
         if not isinstance(error, Disconnected):
             self._error = error
-        for future in (self._accepted, self._opened, self._connecting, *self._acks.values()):
+        for future in (self._accepted, self._opened, self._connecting):
             if future is not None and not future.done():
                 future.set_exception(error)
                 future.exception()  # retrieved: no "never retrieved" warning if nobody waits
+        self._acks.fail_all(error)
         self._events.put_nowait(_END)
 
     async def _read(self) -> None:
@@ -618,9 +617,7 @@ class SocketIOCommunicator:
             event, *args = packet.data
             self._events.put_nowait(ReceivedEvent(self, event, args, packet.id))
         elif ptype is PacketType.ACK:
-            future = self._acks.pop(packet.id, None)  # type: ignore[arg-type]
-            if future is not None and not future.done():
-                future.set_result(packet.data)
+            self._acks.resolve(packet.id, packet.data)
         elif ptype is PacketType.CONNECT:
             if self.eio == 3:  # as a Socket.IO 2.x client computes it
                 nsp, eio_sid = self.namespace, self.eio_sid

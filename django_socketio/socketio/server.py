@@ -83,20 +83,6 @@ _LIMIT_NAMES = {
 TOO_MANY_NAMESPACES = "Too many namespaces"
 
 
-async def _after_the_next_write() -> None:
-    """Return once the ASGI server has written what was sent before (on daphne too).
-
-    The reference server writes the CONNECT packet alone and what the connection
-    handler emitted once that write is done; the official test suite's client (Node's
-    ``ws``) drops a message that arrives in the same read as the one it waits for.
-    Daphne (Twisted) buffers ``send()``s and writes them when the loop next polls the
-    socket: one turn of the loop lets that poll come, a second one lets its write run.
-    Uvicorn writes at once; the two turns cost it nothing but their own.
-    """
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-
-
 class AlreadyRegistered(Exception):
     """A handler class is already registered for this namespace."""
 
@@ -462,10 +448,10 @@ class ServerNamespace:
                 continue
             # Never waits for a client: a slow one is refused (and, by default,
             # disconnected) by the engine, the others are written to at once.
-            if not socket._write_frames(frames, cache, volatile):
+            if not socket.write_frames(frames, cache, volatile):
                 continue
             if event is not None:
-                for listener in socket._any_outgoing:
+                for listener in socket.outgoing_listeners:
                     await maybe_await(listener(event, *args))
 
     async def _deliver_through_middlewares(
@@ -496,19 +482,19 @@ class ServerNamespace:
             args = tuple(rest)
         for socket in self.select(opts):
             out = OutgoingPacket(event, list(args), opts.volatile, broadcast=True)
-            if not await run_outgoing((*self.outgoing, *socket._outgoing), socket, out):
+            if not await run_outgoing((*self.outgoing, *socket.outgoing_middlewares), socket, out):
                 continue
             if out.event == event and out.args == list(args):
                 try:
                     frames, cache = outgoing.frames(socket.client.parser or default)
                 except LookupError:
                     continue
-                sent = await socket._send_frames(frames, cache, opts.volatile)
+                sent = await socket.send_frames(frames, cache, opts.volatile)
             else:
                 own = Packet(PacketType.EVENT, self.name, [out.event, *out.args])
-                sent = await socket._send_frames(socket.client.encode(own), volatile=opts.volatile)
+                sent = await socket.send_frames(socket.client.encode(own), volatile=opts.volatile)
             if sent:
-                for listener in socket._any_outgoing:
+                for listener in socket.outgoing_listeners:
                     await maybe_await(listener(out.event, *out.args))
 
     async def broadcast_with_ack(
@@ -544,7 +530,7 @@ class ServerNamespace:
         on_ack: Callable[[Any], Any] | None = None,
     ) -> tuple[list[Any], bool]:
         """Emit to each local recipient with its own ack id: (responses, all arrived)."""
-        waits = [(s, *await s._emit_expecting_ack(event, args)) for s in self.select(opts)]
+        waits = [(s, *await s.emit_expecting_ack(event, args)) for s in self.select(opts)]
         futures = [future for _, _, future in waits]
         if not futures:
             return [], True
@@ -559,7 +545,7 @@ class ServerNamespace:
         await asyncio.wait(futures, timeout=timeout)
         for socket, ack_id, future in waits:
             if not future.done():  # timed out: forget the ack id, ignore a late answer
-                socket._acks.pop(ack_id, None)
+                socket.acks.forget(ack_id)
                 future.cancel()
                 STATS.ack_timeouts += 1
         responses = [ack_value(f.result()) for f in futures if acked(f)]
@@ -685,26 +671,18 @@ class ServerNamespace:
             return False
         if client.sockets.get(self.name) is not socket:  # the connection closed meanwhile
             return False
-        pending, socket._pending = socket._pending or [], None
-        socket.connected = True
-        STATS.socket_connects += 1
-        await client.send_packet(client.connect_packet(socket))
-        for observer in self.server.observers:
-            observer.socket_connected(socket)
-        if pending:
-            await _after_the_next_write()
-        await socket._send_frames(pending)
+        await socket.accept()
         return True
 
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
-        socket._pending = None
+        socket.refuse()
         await self._forget(socket)
         await socket.client.send_packet(socket.client.connect_error(self.name, data))
 
     async def _forget(self, socket: Socket) -> bool:
         if self.sockets.pop(socket.id, None) is None:
             return False
-        if socket._outgoing:
+        if socket.outgoing_middlewares:
             self.outgoing_sockets -= 1
         if socket.client.sockets.get(self.name) is socket:
             del socket.client.sockets[self.name]
@@ -717,12 +695,9 @@ class ServerNamespace:
 
     async def remove(self, socket: Socket, reason: str) -> None:
         """The socket left (either side, or the connection closed): clean up, tell the handler."""
-        was_connected = socket.connected
-        socket.connected = False
-        socket._pending = None
+        was_connected = socket.detach()
         if not await self._forget(socket):
             return
-        socket._abandon_acks()
         if not was_connected:
             return
         STATS.socket_disconnected(reason)
@@ -743,10 +718,7 @@ class ServerNamespace:
             observer.event_received(socket, event, args)
         in_handler = False
         try:
-            for middleware in socket._middlewares:
-                await maybe_await(middleware(event, args))
-            for listener in socket._any_listeners:
-                await maybe_await(listener(event, *args))
+            await socket.run_incoming(event, args)
             if handler is None:
                 return
             in_handler = True
@@ -754,7 +726,7 @@ class ServerNamespace:
                 # One socket's sync handlers take at most SYNC_HANDLERS_PER_SOCKET worker
                 # threads; the rest wait here, not in the thread's queue ahead of everyone
                 # else's handlers (audit F5).
-                state = socket._inbound
+                state = socket.inbound
                 if state.sync_slot is None:
                     state.sync_slot = asyncio.Semaphore(
                         self.server.inbound.sync_handlers_per_socket
@@ -786,13 +758,13 @@ class ServerNamespace:
                     "cannot encode the ack of event %r in namespace %s: %s", event, self.name, exc
                 )
                 return
-            await socket._send_frames(frames)
+            await socket.send_frames(frames)
 
     def _handler_failed(
         self, socket: Socket, event: str, args: list[Any], exc: Exception, in_handler: bool
     ) -> None:
         """Log a failed event without letting one client fill the log (audit F12)."""
-        state = socket._inbound
+        state = socket.inbound
         if (
             in_handler
             and isinstance(exc, TypeError)
@@ -1239,8 +1211,8 @@ class SocketIOServer:
             if packet.data[0] not in RESERVED_EVENTS:
                 refused = self._admit(socket)
                 if refused is None:
-                    socket._inbound.in_flight += 1
-                    socket._inbound.refused_in_a_row = 0
+                    socket.inbound.in_flight += 1
+                    socket.inbound.refused_in_a_row = 0
                     self.spawn(self._run_event(socket, packet))
                 else:
                     await self._refuse_event(socket, packet, refused)
@@ -1249,7 +1221,7 @@ class SocketIOServer:
             self.limit_counters.reserved_events += 1
             problem = f"reserved event name {packet.data[0]!r}"
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
-            await socket._receive_ack(packet.id, packet.data)
+            await socket.receive_ack(packet.id, packet.data)
             return
         elif ptype is PacketType.DISCONNECT:
             await socket.nsp.remove(socket, DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
@@ -1310,7 +1282,7 @@ class SocketIOServer:
     def _admit(self, socket: Socket) -> str | None:
         """None if the event may run, or why not ("rate_limited", "too_many_in_flight")."""
         limits = self.inbound
-        state = socket._inbound
+        state = socket.inbound
         if limits.events_per_second is not None:
             now = self.now()
             if state.bucket is None:
@@ -1326,11 +1298,11 @@ class SocketIOServer:
         try:
             await socket.nsp.dispatch(socket, packet)
         finally:
-            socket._inbound.in_flight -= 1
+            socket.inbound.in_flight -= 1
 
     async def _refuse_event(self, socket: Socket, packet: Packet, why: str) -> None:
         """The sanction for an event over a limit: drop it, or disconnect the socket."""
-        counters, limits, state = self.limit_counters, self.inbound, socket._inbound
+        counters, limits, state = self.limit_counters, self.inbound, socket.inbound
         if why == RATE_LIMITED:
             counters.events_rate_limited += 1
         else:
@@ -1339,7 +1311,7 @@ class SocketIOServer:
             error: dict[str, Any] = {"error": why}
             if why == RATE_LIMITED and state.bucket is not None:
                 error["retryAfter"] = math.ceil(state.bucket.retry_after(self.now()) * 1000)
-            await socket._send_frames(
+            await socket.send_frames(
                 self.parser.encode(Packet(PacketType.ACK, socket.namespace, [error], packet.id))
             )
         if limits.policy == DISCONNECT:
@@ -1353,7 +1325,7 @@ class SocketIOServer:
             )
             # DISCONNECT, so the client reports "io server disconnect" and does not
             # reconnect by itself; the handler hears the reason "rate limited".
-            await socket._send_frames(
+            await socket.send_frames(
                 self.parser.encode(Packet(PacketType.DISCONNECT, socket.namespace))
             )
             await socket.nsp.remove(socket, DisconnectReason.RATE_LIMITED)

@@ -3,13 +3,16 @@
 [aio] A `Socket` has its own id (not the Engine.IO sid), rooms, data and
 pending acks. It writes through the server's engine; while its connect handler
 runs, what it emits is held back so the client sees CONNECT first.
+
+The socket owns its lifecycle (`SocketState`): the namespace tells it to
+`accept`, `refuse` or `detach`, and asks `connected`; nobody else changes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
-import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AckTimeoutError, EncodeError
 from ..stats import STATS
+from .acks import AckTable
 from .blocking import blocking_outside_loop
 from .limits import InboundState
 from .namespace import check_event
@@ -106,6 +110,35 @@ def generate_id() -> str:
     return secrets.token_urlsafe(15)
 
 
+async def after_the_next_write() -> None:
+    """Return once the ASGI server has written what was sent before (on daphne too).
+
+    The reference server writes the CONNECT packet alone and what the connection
+    handler emitted once that write is done; the official test suite's client (Node's
+    ``ws``) drops a message that arrives in the same read as the one it waits for.
+    Daphne (Twisted) buffers ``send()``s and writes them when the loop next polls the
+    socket: one turn of the loop lets that poll come, a second one lets its write run.
+    Uvicorn writes at once; the two turns cost it nothing but their own.
+    """
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
+class SocketState(enum.Enum):
+    """Where a socket is in its life; only `Socket`'s own methods move it."""
+
+    #: Middlewares and ``on_connect`` run; what it emits is held back until CONNECT.
+    CONNECTING = "connecting"
+    #: The client got CONNECT; events flow both ways.
+    CONNECTED = "connected"
+    #: Refused, or gone (either side left, or the connection closed). Final.
+    DISCONNECTED = "disconnected"
+
+
+class SocketStateError(RuntimeError):
+    """A lifecycle step asked of a socket in a state that does not allow it."""
+
+
 class Socket:
     """A client connected to a namespace. Handlers get it as their first argument."""
 
@@ -116,16 +149,16 @@ class Socket:
         self.handshake: Handshake = client.handshake(auth)
         #: Anything the application wants to keep with this socket.
         self.data: dict[str, Any] = {}
-        self.connected = False
-        self._pending: list[str | bytes] | None = []  # frames held back while connecting
-        # ack id -> a callback, or the future `emit_with_ack` awaits
-        self._acks: dict[int, Callable[[list[Any]], Any] | asyncio.Future[list[Any]]] = {}
-        self._ack_ids = itertools.count()
+        self.state = SocketState.CONNECTING
+        self._pending: list[str | bytes] = []  # frames held back while connecting
+        #: Acks this side awaits: callbacks, or the futures `emit_with_ack` awaits.
+        self.acks = AckTable()
         self._any_listeners: list[Callable[..., Any]] = []
         self._any_outgoing: list[Callable[..., Any]] = []
         self._middlewares: list[Callable[..., Any]] = []
         self._outgoing: list[OutgoingMiddleware] = []
-        self._inbound = InboundState()
+        #: What the inbound limits count for this socket (the server's `_admit` reads it).
+        self.inbound = InboundState()
 
     # -- identity ----------------------------------------------------------------
 
@@ -154,6 +187,54 @@ class Socket:
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.namespace}>"
 
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """The client got CONNECT and has not left."""
+        return self.state is SocketState.CONNECTED
+
+    def _require(self, action: str, *states: SocketState) -> None:
+        if self.state not in states:
+            raise SocketStateError(f"cannot {action} {self!r}: it is {self.state.value}")
+
+    async def accept(self) -> None:
+        """Send CONNECT, then what the connect handler emitted meanwhile."""
+        self._require("accept", SocketState.CONNECTING)
+        pending, self._pending = self._pending, []
+        self.state = SocketState.CONNECTED
+        STATS.socket_connects += 1
+        client = self.client
+        await client.send_packet(client.connect_packet(self))
+        for observer in self.nsp.server.observers:
+            observer.socket_connected(self)
+        if pending:
+            await after_the_next_write()
+            await self.send_frames(pending)
+
+    def refuse(self) -> bool:
+        """A middleware or ``on_connect`` refused it: what it emitted is dropped.
+
+        False if it had already gone (its connection closed while it was connecting).
+        """
+        if self.state is SocketState.DISCONNECTED:
+            return False
+        self._require("refuse", SocketState.CONNECTING)
+        self._pending = []
+        self.state = SocketState.DISCONNECTED
+        return True
+
+    def detach(self) -> bool:
+        """It left (either side, or the connection closed); True if it was connected.
+
+        Awaited acks fail now. Idempotent: a second call returns False.
+        """
+        was_connected = self.state is SocketState.CONNECTED
+        self.state = SocketState.DISCONNECTED
+        self._pending = []
+        self.acks.fail_all(ConnectionError(f"{self!r} disconnected"))
+        return was_connected
+
     # -- sending -----------------------------------------------------------------
 
     @_blocking
@@ -170,10 +251,10 @@ class Socket:
         check_event(event)
         ack_id = None
         if callback is not None:
-            ack_id = self._register_ack(lambda a: callback(*a))
+            ack_id = self.acks.register(lambda a: callback(*a))
         sent = await self._emit(event, args, ack_id)
-        if not sent and ack_id is not None:
-            self._acks.pop(ack_id, None)
+        if not sent:
+            self.acks.forget(ack_id)
         return sent
 
     @_blocking
@@ -185,27 +266,28 @@ class Socket:
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and wait for the client's ack; returns its argument (a tuple if several)."""
         return ack_value(
-            await self._wait_ack(event, *(await self._emit_expecting_ack(event, args)), timeout)
+            await self.wait_ack(event, *(await self.emit_expecting_ack(event, args)), timeout)
         )
 
-    async def _emit_expecting_ack(
+    async def emit_expecting_ack(
         self, event: str, args: tuple[Any, ...]
     ) -> tuple[int, asyncio.Future[list[Any]]]:
+        """Emit with a new ack id; the future gets the answer (or fails if not sent)."""
         check_event(event)
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        ack_id = self._register_ack(future)
+        ack_id, future = self.acks.future()
         if not await self._emit(event, args, ack_id):
-            self._acks.pop(ack_id, None)
+            self.acks.forget(ack_id)
             future.set_exception(ConnectionError(f"{event!r} was not sent to {self!r}"))
         return ack_id, future
 
-    async def _wait_ack(
+    async def wait_ack(
         self, event: str, ack_id: int, future: asyncio.Future[list[Any]], timeout: float | None
     ) -> list[Any]:
+        """The answer to `ack_id`, or AckTimeoutError after `timeout` (the id is then forgotten)."""
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            self._acks.pop(ack_id, None)
+            self.acks.forget(ack_id)
             STATS.ack_timeouts += 1
             raise AckTimeoutError(f"no ack for {event!r} within {timeout} s") from None
 
@@ -223,10 +305,9 @@ class Socket:
         try:
             frames = self.client.encode(packet)
         except (TypeError, ValueError) as exc:
-            if ack_id is not None:
-                self._acks.pop(ack_id, None)
+            self.acks.forget(ack_id)
             raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
-        if not await self._send_frames(frames):
+        if not await self.send_frames(frames):
             return False
         for observer in self.nsp.server.observers:
             observer.event_sent(self, event, args)
@@ -234,57 +315,41 @@ class Socket:
             await maybe_await(listener(event, *args))
         return True
 
-    def _register_ack(
-        self, callback: Callable[[list[Any]], Any] | asyncio.Future[list[Any]]
-    ) -> int:
-        ack_id = next(self._ack_ids)
-        self._acks[ack_id] = callback
-        return ack_id
-
-    async def _receive_ack(self, ack_id: int | None, args: list[Any]) -> None:
-        waiter = self._acks.pop(ack_id, None) if ack_id is not None else None
-        if waiter is None:
-            return
-        if isinstance(waiter, asyncio.Future):
-            if not waiter.done():
-                waiter.set_result(args)
+    async def receive_ack(self, ack_id: int | None, args: list[Any]) -> None:
+        """The client answered `ack_id`: wake its waiter (a failing callback is logged)."""
+        callback = self.acks.resolve(ack_id, args)
+        if callback is None:
             return
         try:
-            await maybe_await(waiter(args))
+            await maybe_await(callback(args))
         except Exception:
             STATS.handler_errors += 1
             logger.exception("ack callback of %r failed", self)
 
-    def _abandon_acks(self) -> None:
-        """The socket is gone: whoever awaits an ack learns it now, not never."""
-        for waiter in self._acks.values():
-            if isinstance(waiter, asyncio.Future) and not waiter.done():
-                waiter.set_exception(ConnectionError(f"{self!r} disconnected"))
-        self._acks.clear()
-
-    async def _send_frames(
+    async def send_frames(
         self,
         frames: list[str | bytes],
         encoded: dict[Any, Any] | None = None,
         volatile: bool = False,
     ) -> bool:
         """Send Socket.IO frames, all or none; False if they were not sent."""
-        return self._write_frames(frames, encoded, volatile)
+        return self.write_frames(frames, encoded, volatile)
 
-    def _write_frames(
+    def write_frames(
         self,
         frames: list[str | bytes],
         encoded: dict[Any, Any] | None = None,
         volatile: bool = False,
     ) -> bool:
-        """`_send_frames` without a coroutine (writing never waits for the client).
+        """`send_frames` without a coroutine (writing never waits for the client).
 
         `encoded` caches them as transport frames, shared by a broadcast's recipients.
         """
-        if self._pending is not None:
+        state = self.state
+        if state is SocketState.CONNECTING:
             self._pending.extend(frames)
             return True
-        if not self.connected:
+        if state is not SocketState.CONNECTED:
             return False
         return self.nsp.server.engine.write_many(self.client.eio_sid, frames, encoded, volatile)
 
@@ -314,6 +379,23 @@ class Socket:
 
     # -- listeners and middleware --------------------------------------------------
 
+    @property
+    def outgoing_listeners(self) -> list[Callable[..., Any]]:
+        """The ``on_any_outgoing`` listeners, which a broadcast's delivery calls (read only)."""
+        return self._any_outgoing
+
+    @property
+    def outgoing_middlewares(self) -> list[OutgoingMiddleware]:
+        """This socket's own ``use_outgoing`` middlewares (read only)."""
+        return self._outgoing
+
+    async def run_incoming(self, event: str, args: list[Any]) -> None:
+        """Before a handler: this socket's ``use`` middlewares, then its ``on_any`` listeners."""
+        for middleware in self._middlewares:
+            await maybe_await(middleware(event, args))
+        for listener in self._any_listeners:
+            await maybe_await(listener(event, *args))
+
     def on_any(self, listener: Callable[..., Any]) -> None:
         """Call ``listener(event, *args)`` for every incoming event."""
         self._any_listeners.append(listener)
@@ -339,12 +421,12 @@ class Socket:
     @_blocking
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect from this namespace; with `close`, close the whole connection."""
-        if not self.connected and self._pending is None:
+        if self.state is SocketState.DISCONNECTED:
             return
         if close:
             await self.client.close()
             return
-        await self._send_frames(self.client.encode(Packet(PacketType.DISCONNECT, self.nsp.name)))
+        await self.send_frames(self.client.encode(Packet(PacketType.DISCONNECT, self.nsp.name)))
         await self.nsp.remove(self, "server namespace disconnect")
 
 
@@ -366,11 +448,11 @@ class TimedSocket:
         """Node-style: ``callback(err, *ack_args)``; `err` is None, an AckTimeoutError, or a
         ConnectionError if the socket disconnected first."""
         socket = self.socket
-        ack_id, future = await socket._emit_expecting_ack(event, args)
+        ack_id, future = await socket.emit_expecting_ack(event, args)
 
         async def wait() -> None:
             try:
-                values = await socket._wait_ack(event, ack_id, future, self.seconds)
+                values = await socket.wait_ack(event, ack_id, future, self.seconds)
             except (AckTimeoutError, ConnectionError) as exc:
                 await maybe_await(callback(exc))
             else:
