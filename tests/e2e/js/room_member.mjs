@@ -9,22 +9,11 @@
 import ioV2 from "socket.io-client-v2";
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { TRANSPORTS, out, plain } from "./common.mjs";
 
 const [url, kind, mode, json] = process.argv.slice(2);
 const { namespace, join, event, count = 1 } = JSON.parse(json);
-const transports = { polling: ["polling"], websocket: ["websocket"], upgrade: ["polling", "websocket"] }[mode];
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-const plain = (value) => {
-  if (value instanceof ArrayBuffer) value = new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") };
-  }
-  if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-};
+const transports = TRANSPORTS[mode];
 
 const options = { transports, upgrade: mode === "upgrade", reconnection: false, forceNew: true, timeout: 8000 };
 const socket =

@@ -20,28 +20,10 @@
 // connection uses socket.io-msgpack-parser.
 import { Manager, io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { TRANSPORTS, ack, once, plain, runScenarios, settled, until } from "./common.mjs";
 
 const [base, mode, json] = process.argv.slice(2);
-const TRANSPORTS = {
-  polling: ["polling"],
-  websocket: ["websocket"],
-  upgrade: ["polling", "websocket"],
-};
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 const PARSER = process.env.SIO_PARSER === "msgpack" ? { parser: msgpackParser } : {};
-
-// Binary as {"$bin": hex}, through objects and arrays; functions (ack callbacks) dropped.
-const plain = (value) => {
-  if (value instanceof ArrayBuffer) value = new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") };
-  }
-  if (Array.isArray(value)) return value.filter((v) => typeof v !== "function").map(plain);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-};
 
 function connect(namespace, extra = {}, transports = TRANSPORTS[mode]) {
   return io(base + namespace, {
@@ -55,34 +37,11 @@ function connect(namespace, extra = {}, transports = TRANSPORTS[mode]) {
   });
 }
 
-const once = (emitter, event) =>
-  new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-
 function connected(socket) {
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (err) => reject(new Error(`connect_error: ${err.message}`)));
   });
-}
-
-// In "upgrade" mode, wait for the switch to websocket, so that what follows runs over it.
-async function settled(socket) {
-  if (mode === "upgrade" && socket.io.engine.transport.name !== "websocket") {
-    await once(socket.io.engine, "upgrade");
-  }
-  return socket;
-}
-
-// emit with an ack callback; resolves with every argument of the ack.
-const ack = (socket, event, ...args) =>
-  new Promise((resolve) => socket.emit(event, ...args, (...r) => resolve(r)));
-
-async function until(predicate, what) {
-  const deadline = Date.now() + 8000;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function exchange(socket) {
@@ -133,7 +92,7 @@ async function connectCase({ namespace, auth, wait }) {
 // How each side saw a disconnect; `how`: client (socket.disconnect()), server (the
 // server's socket.disconnect()) or engine (the client's engine closes under the socket).
 async function disconnectCase(how) {
-  const socket = await settled(await connected(connect("/ops")));
+  const socket = await settled(mode, await connected(connect("/ops")));
   const id = socket.id;
   const gone = once(socket, "disconnect");
   if (how === "client") socket.disconnect();
@@ -202,7 +161,7 @@ const scenarios = {
   },
 
   async binary({ empty = false }) {
-    const socket = await settled(await connected(connect("/ops")));
+    const socket = await settled(mode, await connected(connect("/ops")));
     const bin = once(socket, "bin");
     const nested = [Uint8Array.from([255, 254]), { deep: Buffer.from([0]) }];
     if (empty) nested.push(Buffer.alloc(0));
@@ -215,7 +174,7 @@ const scenarios = {
   },
 
   async acks() {
-    const socket = await settled(await connected(connect("/ops")));
+    const socket = await settled(mode, await connected(connect("/ops")));
     const questions = [];
     socket.on("question", (...args) => {
       const callback = args.pop();
@@ -246,7 +205,7 @@ const scenarios = {
 
   async rooms({ room }) {
     const [a, b, c] = await Promise.all(
-      [0, 1, 2].map(async () => settled(await connected(connect("/ops")))),
+      [0, 1, 2].map(async () => settled(mode, await connected(connect("/ops")))),
     );
     const got = new Map([a, b, c].map((s) => [s, []]));
     for (const s of [a, b, c]) s.on("room-message", (...args) => got.get(s).push(args));
@@ -261,23 +220,4 @@ const scenarios = {
   },
 };
 
-const runs = JSON.parse(json || "[]");
-if (!TRANSPORTS[mode] || !runs.every((run) => scenarios[run.scenario])) {
-  console.error("usage: sio_client.mjs <url> <polling|websocket|upgrade> '[{name, scenario}]'");
-  process.exit(64);
-}
-for (const { name, scenario, timeout = 8000, ...options } of runs) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout);
-  });
-  try {
-    const result = await Promise.race([scenarios[scenario](options), expired]);
-    out({ event: "result", name, ...result });
-  } catch (err) {
-    out({ event: "error", name, error: String(err?.stack ?? err) });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-process.exit(0);
+await runScenarios("sio_client.mjs", scenarios, mode, json);

@@ -14,26 +14,9 @@
 //   disallowed {path}  a path whose server refuses v3 clients: no connection
 // Binary values print as {"$bin": hex}.
 import io from "socket.io-client-v2";
+import { TRANSPORTS, ack, once, plain, runScenarios, settled, sleep, until } from "./common.mjs";
 
 const [base, mode, json] = process.argv.slice(2);
-const TRANSPORTS = {
-  polling: ["polling"],
-  websocket: ["websocket"],
-  upgrade: ["polling", "websocket"],
-};
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-
-const plain = (value) => {
-  if (value instanceof ArrayBuffer) value = new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) {
-    return { $bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") };
-  }
-  if (Array.isArray(value)) return value.filter((v) => typeof v !== "function").map(plain);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-};
 
 function connect(namespace, extra = {}) {
   return io(base + namespace, {
@@ -47,9 +30,6 @@ function connect(namespace, extra = {}) {
   });
 }
 
-const once = (emitter, event) =>
-  new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
-
 function connected(socket) {
   return new Promise((resolve, reject) => {
     if (socket.connected) return resolve(socket);
@@ -57,26 +37,6 @@ function connected(socket) {
     socket.once("error", (err) => reject(new Error(`error: ${JSON.stringify(err)}`)));
     socket.once("connect_error", (err) => reject(new Error(`connect_error: ${err}`)));
   });
-}
-
-async function settled(socket) {
-  if (mode === "upgrade" && socket.io.engine.transport.name !== "websocket") {
-    await once(socket.io.engine, "upgrade");
-  }
-  return socket;
-}
-
-const ack = (socket, event, ...args) =>
-  new Promise((resolve) => socket.emit(event, ...args, (...r) => resolve(r)));
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(predicate, what) {
-  const deadline = Date.now() + 8000;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 async function exchange(socket) {
@@ -107,7 +67,7 @@ const scenarios = {
     const customAuth = once(custom, "auth");
     custom.open();
     await connected(custom);
-    await settled(root);
+    await settled(mode, root);
     const result = {
       transport: root.io.engine.transport.name,
       ids: { root: root.id, custom: custom.id, engine: root.io.engine.id },
@@ -119,7 +79,7 @@ const scenarios = {
   },
 
   async binary() {
-    const socket = await settled(await connected(connect("/ops")));
+    const socket = await settled(mode, await connected(connect("/ops")));
     const bin = once(socket, "bin");
     const nested = [Uint8Array.from([255, 254]), { deep: Buffer.from([0]) }];
     const sent = [{ buf: Buffer.from([1, 2, 3]), nested, n: 1 }, Buffer.from([9]), "text"];
@@ -144,7 +104,7 @@ const scenarios = {
 
   async rooms({ room }) {
     const [a, b, c] = await Promise.all(
-      [0, 1, 2].map(async () => settled(await connected(connect("/ops")))),
+      [0, 1, 2].map(async () => settled(mode, await connected(connect("/ops")))),
     );
     const got = new Map([a, b, c].map((s) => [s, []]));
     for (const s of [a, b, c]) s.on("room-message", (...args) => got.get(s).push(args));
@@ -158,7 +118,7 @@ const scenarios = {
   },
 
   async heartbeat() {
-    const socket = await settled(await connected(connect("/ops")));
+    const socket = await settled(mode, await connected(connect("/ops")));
     let pongs = 0;
     socket.io.engine.on("pong", () => (pongs += 1));
     await sleep(1500); // five ping intervals of the conformance server
@@ -179,23 +139,4 @@ const scenarios = {
   },
 };
 
-const runs = JSON.parse(json || "[]");
-if (!TRANSPORTS[mode] || !runs.every((run) => scenarios[run.scenario])) {
-  console.error("usage: sio_v2_client.mjs <url> <polling|websocket|upgrade> '[{name, scenario}]'");
-  process.exit(64);
-}
-for (const { name, scenario, timeout = 8000, ...options } of runs) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeout} ms`)), timeout);
-  });
-  try {
-    const result = await Promise.race([scenarios[scenario](options), expired]);
-    out({ event: "result", name, ...result });
-  } catch (err) {
-    out({ event: "error", name, error: String(err?.stack ?? err) });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-process.exit(0);
+await runScenarios("sio_v2_client.mjs", scenarios, mode, json);
