@@ -165,6 +165,7 @@ class ChannelLayerAdapter(Adapter):
         self.forwarded_requests = forwarded_requests
         self.node_id = uuid.uuid4().hex
         self.channel: str | None = None
+        self.started_at: float | None = None  # `clock()` when we said hello
         self.nodes = NodeTable(node_timeout)
         self.groups: set[str] = set()
         self.stats = LayerStats()
@@ -227,7 +228,17 @@ class ChannelLayerAdapter(Adapter):
             asyncio.ensure_future(self._heartbeat_loop()),
             asyncio.ensure_future(self._refresh_loop()),
         ]
+        self.started_at = self.clock()
         await self._announce(hello=True)
+
+    def learning_for(self) -> float:
+        """Seconds during which a live node may still be unknown to us (0: all heard).
+
+        Every live node answers our hello at once and beats every `heartbeat_interval`.
+        """
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, self.started_at + self.heartbeat_interval - self.clock())
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -435,6 +446,8 @@ class ChannelLayerAdapter(Adapter):
         )
         if heard.joined:
             logger.info("node %s joined", message.node)
+        if message.tag and self.forwarding is not None:
+            self.forwarding.tag_heard(message.tag)
         if message.tag and message.tag == self._tag():
             # Two processes drew the same sid prefix (24 bits): draw again. Sessions
             # already open keep theirs and may not be reachable from elsewhere.

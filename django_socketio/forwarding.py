@@ -9,6 +9,10 @@ written out here with this process's CORS headers. A client that leaves a
 forwarded GET is reported (`EioAbort`) and the owner treats it as a lost local
 GET. maxPayload is enforced here, before anything crosses.
 
+A process that just started knows no other process yet: a request for an
+unknown tag waits for that tag's announcement (the answers to our hello come
+within a round trip), at most until a heartbeat interval after the start.
+
 Failing fast: a tag no live process announces, an owner that stops beating or
 says goodbye, or an owner that does not answer in time all give the client the
 usual 400 "Session ID unknown", and it reconnects. A websocket for such a sid is
@@ -60,17 +64,44 @@ class PollingForwarder:
         self.refused = 0  # refused at max_in_flight
         self._waiting: dict[str, _Waiting] = {}  # our request id -> its reply
         self._remote_polls: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._tag_waiters: dict[str, asyncio.Future[None]] = {}  # only in the first seconds
 
     # -- the process a request reached -------------------------------------------------
 
-    def owner(self, sid: str) -> str | None:
+    async def owner(self, sid: str) -> str | None:
         if len(sid) < TAG_LENGTH:
             return None
         tag = tag_of(sid)
         if tag == self.engine.node_tag:
             return None
         self.adapter.live_nodes()  # forget the silent ones first
-        return self.adapter.nodes.owner_of(tag)
+        found = self.adapter.nodes.owner_of(tag)
+        if found is None:
+            # Just started: the other processes' answers to our hello (and at the latest
+            # their next heartbeats) may still be on their way. Wait for this tag, no
+            # longer than a heartbeat interval after the start.
+            left = self.adapter.learning_for()
+            if left > 0 and len(self._tag_waiters) < self.max_in_flight:
+                heard = self._tag_waiters.get(tag)
+                if heard is None:
+                    heard = self._tag_waiters[tag] = asyncio.get_running_loop().create_future()
+                try:
+                    await asyncio.wait_for(asyncio.shield(heard), left)
+                except TimeoutError:
+                    pass
+                finally:
+                    if self._tag_waiters.get(tag) is heard and (
+                        heard.done() or self.adapter.learning_for() <= 0
+                    ):
+                        del self._tag_waiters[tag]
+                found = self.adapter.nodes.owner_of(tag)
+        return found
+
+    def tag_heard(self, tag: str) -> None:
+        """A heartbeat announced `tag`: requests waiting to learn its owner go on."""
+        heard = self._tag_waiters.pop(tag, None)
+        if heard is not None and not heard.done():
+            heard.set_result(None)
 
     async def push(self, owner: str, sid: str, body: bytes | None) -> PollingReply:
         return await self._forward(owner, lambda req, me: EioPush(me, req, sid, self._me, body))

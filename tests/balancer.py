@@ -45,7 +45,7 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_read_timeout 120s;
             proxy_buffering off;
             # A process that is gone refuses the connection: try the next one.

@@ -120,9 +120,11 @@ class PollingConsumer(EngineIOConsumer):
             await _respond(send, reply.status, reply.body, reply.content_type, extra)
             return
         sid = request.sid
+        if sid not in engine.connections:
+            await engine.ready()
         forwarder = engine.forwarder
         if forwarder is not None and sid not in engine.connections:
-            owner = forwarder.owner(sid)
+            owner = await forwarder.owner(sid)
             if owner is not None:  # another process's session: carry the request there
                 await self._forward(owner, sid, forwarder, scope, receive, send, settings, cors)
                 return

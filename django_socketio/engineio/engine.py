@@ -82,6 +82,8 @@ class EngineHandler(Protocol):
     async def on_disconnect(self, sid: str, reason: str) -> None: ...
 
     # Optional: ``async def on_upgrade(self, sid: str) -> None``, after polling -> websocket.
+    # Optional: ``async def start(self) -> None``, awaited before a request for a sid this
+    # process does not hold is looked up (it may belong to another process: see `ready`).
 
 
 class WebsocketWriter(Protocol):
@@ -311,6 +313,19 @@ class Engine:
         self._on_upgrade: Callable[[str], Awaitable[None]] | None = getattr(
             handler, "on_upgrade", None
         )
+        self._start: Callable[[], Awaitable[None]] | None = getattr(handler, "start", None)
+
+    async def ready(self) -> None:
+        """Let the handler start before a sid this process does not hold is judged.
+
+        Under an ASGI server without lifespan (daphne) the handler (and with it the
+        cross-process forwarding) starts at the first connection: a fresh process whose
+        first request is another process's poll would otherwise call it unknown.
+        """
+        start = self._start
+        if start is not None:
+            await start()
+            self._start = None  # once is enough: the next requests skip the call
 
     def now(self) -> float:
         # The loop's clock, because timers are scheduled with loop.call_at.

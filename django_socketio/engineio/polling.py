@@ -146,8 +146,8 @@ async def poll(engine: Engine, conn: Connection, lost: asyncio.Future[None]) -> 
 class Forwarder(Protocol):
     """Carries polling requests for sessions owned by other processes."""
 
-    def owner(self, sid: str) -> str | None:
-        """The live process that owns `sid`, if it is not this one."""
+    async def owner(self, sid: str) -> str | None:
+        """The live process that owns `sid`, if it is not this one (None: unknown)."""
         ...
 
     async def poll(self, owner: str, sid: str, lost: asyncio.Future[None]) -> PollingReply | None:

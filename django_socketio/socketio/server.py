@@ -825,7 +825,7 @@ class SocketIOServer:
     ) -> None:
         self.engine_config = engine_config
         self._adapter = adapter
-        self._adapter_started = False
+        self._adapter_started: asyncio.Future[None] | None = None
         self.connect_timeout = connect_timeout
         #: The parser of every session, unless `detect_parser`; also the parser of
         #: sessions whose parser is not known yet.
@@ -1138,12 +1138,14 @@ class SocketIOServer:
     async def start(self) -> None:
         """Start talking to the other nodes (done before the first connection)."""
         self.loop = asyncio.get_running_loop()
-        if not self._adapter_started:
-            self._adapter_started = True
-            await self.adapter.start()
+        if self._adapter_started is None:
+            self._adapter_started = asyncio.ensure_future(self.adapter.start())
+        if not self._adapter_started.done():
+            # Concurrent first requests all wait for the one start (its node channel).
+            await asyncio.shield(self._adapter_started)
 
     async def on_connect(self, sid: str, scope: dict[str, Any]) -> None:
-        if not self._adapter_started:
+        if self._adapter_started is None or not self._adapter_started.done():
             await self.start()
         self.serving = True
         self.loop = asyncio.get_running_loop()

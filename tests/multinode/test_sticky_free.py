@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +21,9 @@ import pytest
 import socketio
 
 from tests.balancer import Balancer, start_balancer
+from tests.processes import start_server, terminate
 
-from .conftest import NSP, WAIT, Cluster, ClusterFactory, connected
+from .conftest import NSP, ROOT, WAIT, Cluster, ClusterFactory, _log_file, _tail, connected
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +80,52 @@ async def until(predicate: Any, what: str, timeout: float = 20.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "text/plain;charset=UTF-8")
+    try:
+        with urllib.request.urlopen(req, timeout=WAIT) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+async def test_a_fresh_daphne_process_forwards_its_very_first_request(cluster: Cluster) -> None:
+    """daphne has no lifespan: a process starts talking to the others at its first request.
+
+    A process (re)started behind the balancer gets other processes' polls before any
+    handshake of its own; it answered them 400 "Session ID unknown" (the client then
+    reconnected). Now it starts, learns the owner from the answers to its hello, and
+    forwards them.
+    """
+    status, body = await asyncio.to_thread(
+        _http, "GET", f"{cluster.nodes[0].url}/socket.io/?EIO=4&transport=polling"
+    )
+    assert status == 200, body
+    sid = json.loads(body[1:])["sid"]
+    log = _log_file("multinode-fresh-")
+    process, port = start_server(
+        "daphne",
+        "tests.conformance.asgi:application",
+        cwd=ROOT,
+        env=cluster.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        # The port listens already; these wait in its backlog until daphne serves them.
+        url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling&sid={sid}"
+        sent = await asyncio.to_thread(_http, "POST", url, f"40{NSP},".encode())
+        assert sent == (200, b"ok"), _tail(log)
+        status, body = await asyncio.to_thread(_http, "GET", url)
+        assert status == 200 and body.startswith(f"40{NSP},".encode()), (body, _tail(log))
+    finally:
+        terminate(process)
+        assert "Traceback" not in _tail(log, 200_000), _tail(log)
+        log.close()
 
 
 async def test_the_official_client_on_polling_needs_no_sticky_sessions(

@@ -54,7 +54,8 @@ class Node(Echo):
         spawn(coro)
 
     async def start(self) -> None:
-        await self.adapter.start()
+        if self.adapter.channel is None:  # idempotent, as the engine expects
+            await self.adapter.start()
 
 
 async def wait_for(condition, timeout: float = 5.0) -> None:
@@ -91,8 +92,38 @@ async def test_a_sid_names_its_owner_and_keeps_the_reference_shape(nodes):
     sid = await handshake(a)
     assert len(sid) == 20 and sid.startswith(a.engine.node_tag)
     assert set(sid) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    assert b.adapter.forwarding.owner(sid) == a.adapter.node_id
-    assert a.adapter.forwarding.owner(sid) is None  # its own
+    assert await b.adapter.forwarding.owner(sid) == a.adapter.node_id
+    assert await a.adapter.forwarding.owner(sid) is None  # its own
+
+
+async def test_a_fresh_process_forwards_its_first_request(nodes):
+    """Under daphne (no lifespan) a process starts its adapter at its first request.
+
+    When that request is a poll for another process's session, the process starts,
+    learns the owner's tag from the answers to its hello and forwards it: no 400.
+    """
+    a, _, _ = nodes
+    fresh = Node(a.adapter.layer)
+    try:
+        sid = await handshake(a)
+        assert fresh.adapter.channel is None  # nothing started it yet
+        sent = await post(fresh, sid, b"4hello")
+        assert (sent["status"], sent["body"]) == (200, b"ok")
+        got = await poll(fresh, sid)
+        assert (got["status"], got["body"]) == (200, b"4hello")  # the echo, from a's session
+        assert fresh.adapter.forwarding.forwarded == 2
+    finally:
+        await fresh.adapter.stop()
+
+
+async def test_a_fresh_process_still_says_unknown_for_a_tag_nobody_has(nodes):
+    a, _, _ = nodes
+    fresh = Node(a.adapter.layer)
+    try:
+        got = await poll(fresh, "zzzz" + "A" * 16)
+        assert (got["status"], got["body"]) == (400, UNKNOWN)
+    finally:
+        await fresh.adapter.stop()
 
 
 async def test_read_on_another_node(nodes):
