@@ -43,6 +43,9 @@ WORK = BENCH / ".work"
 LOADGEN = BENCH / "loadgen.mjs"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+sys.path.insert(0, str(ROOT))
+from tests.nginx import nginx_config  # noqa: E402  (one template for tests and benchmarks)
+
 SERVERS = (
     "node",
     "pysio-uvicorn",
@@ -332,37 +335,6 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-NGINX = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream nodes {{
-        {policy}
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://nodes;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_read_timeout 120s;
-            proxy_buffering off;
-        }}
-    }}
-}}
-"""
-
-
 def start_nginx(ports: list[int], policy: str, log_dir: Path) -> tuple[Proc, int]:
     """nginx (from Debian's nginx-light) in front of `ports`: round-robin or ip_hash."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -371,16 +343,8 @@ def start_nginx(ports: list[int], policy: str, log_dir: Path) -> tuple[Proc, int
     directory = log_dir / "nginx"
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in ports)
     conf = directory / "nginx.conf"
-    conf.write_text(
-        NGINX.format(
-            dir=directory,
-            port=port,
-            servers=servers,
-            policy="ip_hash;" if policy == "ip_hash" else "",
-        )
-    )
+    conf.write_text(nginx_config(str(directory), port, ports, sticky=policy == "ip_hash"))
     argv = [exe, "-c", str(conf), "-p", str(directory), "-e", str(directory / "error.log")]
     proc = Proc(argv, {}, directory, log_dir / "nginx.log")
     deadline = time.monotonic() + 10

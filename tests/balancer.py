@@ -18,42 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import require_or_skip
+from tests.nginx import nginx_config
 from tests.processes import free_port, terminate
-
-CONFIG = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    upstream nodes {{
-        {policy}
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://nodes;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $http_host;
-            proxy_read_timeout 120s;
-            proxy_buffering off;
-            # A process that is gone refuses the connection: try the next one.
-            proxy_next_upstream error non_idempotent;
-        }}
-    }}
-}}
-"""
 
 
 def nginx_binary() -> str:
@@ -89,12 +55,8 @@ def start_balancer(ports: list[int], sticky: bool = False) -> Balancer:
     binary = nginx_binary()
     directory = tempfile.TemporaryDirectory(prefix="nginx-")
     port = free_port()
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in ports)
-    config = CONFIG.format(
-        dir=directory.name, port=port, servers=servers, policy="ip_hash;" if sticky else ""
-    )
     path = Path(directory.name) / "nginx.conf"
-    path.write_text(config)
+    path.write_text(nginx_config(directory.name, port, ports, sticky))
     process = subprocess.Popen(
         [binary, "-c", str(path), "-p", directory.name, "-e", f"{directory.name}/error.log"],
         stdout=subprocess.DEVNULL,
