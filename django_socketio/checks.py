@@ -257,6 +257,32 @@ JSON_ENCODER = Rule(
 PARSER = Rule(_parser, ID + "E012", hint="See 'The MessagePack parser' in the README.")
 
 
+#: SOCKETIO["RECOVERY"] keys and the rule of each value.
+RECOVERY_KEYS: dict[str, Callable[[Any], str | None]] = {
+    "MAX_DISCONNECTION_DURATION": _positive_seconds,
+    "SKIP_MIDDLEWARES": _bool,
+    "MAX_EVENTS": _positive_int,
+}
+
+
+def _recovery(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return f"must be None (off) or a dict such as {{'SKIP_MIDDLEWARES': False}}, not {value!r}"
+    for key, item in value.items():
+        rule = RECOVERY_KEYS.get(key)
+        if rule is None:
+            return f"has an unknown key {key!r} (known: {', '.join(RECOVERY_KEYS)})"
+        problem = rule(item)
+        if problem is not None:
+            return f"[{key!r}] {problem}"
+    return None
+
+
+RECOVERY = Rule(_recovery, ID + "E060", hint="See 'Connection state recovery' in the README.")
+
+
 def _backlog_policy(value: Any) -> str | None:
     if value in BACKLOG_POLICIES:
         return None
@@ -304,6 +330,7 @@ RULES: dict[str, Rule] = {
     "MAX_PAYLOAD_PACKETS": POSITIVE_INT,
     "UPGRADE_TIMEOUT": SECONDS,
     "VOLATILE_LATEST": BOOL,
+    "RECOVERY": RECOVERY,
 }
 
 
@@ -410,6 +437,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register(Tags.compatibility)
+def check_recovery_scope(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Recovery on, with nothing shared between processes: say what that means."""
+    raw = _raw()
+    if not isinstance(raw, dict) or not isinstance(raw.get("RECOVERY"), dict):
+        return []
+    if _recovery(raw["RECOVERY"]) is not None:
+        return []  # E060 says what is wrong
+    return [
+        Warning(
+            "SOCKETIO['RECOVERY'] is on, and sessions and missed events are kept in each "
+            "server process's memory: a client that reconnects to another process, or "
+            "after a restart, gets a fresh session (socket.recovered is False).",
+            hint="Run one server process, or send each client back to the process that "
+            "served it (sticky sessions); add 'django_socketio.W060' to "
+            "SILENCED_SYSTEM_CHECKS once that is so.",
+            id=ID + "W060",
+        )
+    ]
 
 
 def _layer_messages(raw: Mapping[str, Any], alias: str | None) -> list[CheckMessage]:

@@ -21,6 +21,7 @@ from django.dispatch import receiver
 
 from .engineio.session import EngineConfig
 from .socketio.limits import InboundLimits
+from .socketio.recovery import RecoveryConfig
 
 DEFAULTS: dict[str, Any] = {
     # Engine.IO
@@ -68,6 +69,15 @@ DEFAULTS: dict[str, Any] = {
     "FORWARDED_REQUESTS": 1000,  # polling requests carried to other processes at once; 0: none
     # Operating
     "ADMIN_UI": None,  # a dict: serve the Socket.IO Admin UI protocol (see admin_ui.py)
+    # Connection state recovery: None (off) or a dict, see RECOVERY_DEFAULTS
+    "RECOVERY": None,
+}
+
+#: What ``SOCKETIO["RECOVERY"] = {}`` means; given keys override these.
+RECOVERY_DEFAULTS: dict[str, Any] = {
+    "MAX_DISCONNECTION_DURATION": 120.0,  # seconds a session and its missed events are kept
+    "SKIP_MIDDLEWARES": True,  # a recovered socket does not run connection middlewares
+    "MAX_EVENTS": 10_000,  # events kept per process at most (the oldest go first)
 }
 
 
@@ -113,6 +123,7 @@ class Settings:
     node_channel_capacity: int
     forwarded_requests: int = 1000
     admin_ui: dict[str, Any] | None = None
+    recovery: RecoveryConfig | None = None
 
     @property
     def cors_any_origin(self) -> bool:
@@ -192,6 +203,18 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
         node_channel_capacity=int(raw["NODE_CHANNEL_CAPACITY"]),
         forwarded_requests=int(raw["FORWARDED_REQUESTS"]),
         admin_ui=raw["ADMIN_UI"],
+        recovery=_recovery(raw["RECOVERY"]),
+    )
+
+
+def _recovery(value: dict[str, Any] | None) -> RecoveryConfig | None:
+    if value is None:
+        return None
+    merged = {**RECOVERY_DEFAULTS, **value}
+    return RecoveryConfig(
+        max_disconnection_duration=float(merged["MAX_DISCONNECTION_DURATION"]),
+        skip_middlewares=bool(merged["SKIP_MIDDLEWARES"]),
+        max_events=int(merged["MAX_EVENTS"]),
     )
 
 

@@ -46,6 +46,9 @@ _COUNTERS = (
     ),
     ("ack_timeouts", "Acknowledgements the server waited for in vain."),
     ("handler_errors", "Connect, event, disconnect and ack handlers that raised."),
+    ("recoveries", "Sockets restored by connection state recovery."),
+    ("recoveries_failed", "Recoveries asked for and refused (a fresh session instead)."),
+    ("recovery_evictions", "Live sockets closed because their session reconnected."),
 )
 # (stats key = metric name, help): counters by transport
 _TRAFFIC = (

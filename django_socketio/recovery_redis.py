@@ -52,6 +52,10 @@ from typing import Any
 
 import msgpack
 
+from .socketio.recovery import StoredSession
+
+__all__ = ["RedisRecoveryStore", "StoredSession", "StreamEntry", "StreamFeed", "parse_offset"]
+
 logger = logging.getLogger("django_socketio.recovery")
 
 _STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
@@ -91,16 +95,6 @@ class StreamEntry:
 
     def with_offset(self) -> list[Any]:
         return [*self.data, self.offset]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSession:
-    """What a process persists of a socket that may come back."""
-
-    sid: str
-    pid: str
-    rooms: frozenset[str]
-    data: Any
 
 
 def _encode_entry(namespace: str, data: list[Any], rooms: Iterable[str], excl: Iterable[str]):

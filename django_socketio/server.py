@@ -46,6 +46,8 @@ class DjangoSocketIOServer(SocketIOServer):
             if isinstance(parser, JSONParser):
                 parser.default = default
         self.inbound = settings.inbound
+        if settings.recovery is not None and self.recovery is None:
+            self.enable_recovery(settings.recovery)
         live.install(self)
         if settings.admin_ui is not None and self.admin_ui is None:
             from django.conf import settings as django_settings

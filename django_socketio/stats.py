@@ -63,6 +63,9 @@ class Stats:
         "packets_in_websocket",
         "packets_out_polling",
         "packets_out_websocket",
+        "recoveries",
+        "recoveries_failed",
+        "recovery_evictions",
         "socket_connects",
         "socket_disconnects",
         "upgrades",
@@ -90,6 +93,9 @@ class Stats:
         self.ack_timeouts = 0  # acks the server waited for in vain
         self.handler_errors = 0  # connect/event/disconnect handlers that raised
         self.handler_latency = Histogram()  # seconds per event handler call
+        self.recoveries = 0  # sockets restored by connection state recovery
+        self.recoveries_failed = 0  # restores asked for and refused (fresh session instead)
+        self.recovery_evictions = 0  # live sockets closed because their pid reconnected
 
     def disconnected(self, reason: str) -> None:
         self.disconnects[reason] = self.disconnects.get(reason, 0) + 1
@@ -120,6 +126,9 @@ class Stats:
             "messages_dropped": self.messages_dropped,
             "ack_timeouts": self.ack_timeouts,
             "handler_errors": self.handler_errors,
+            "recoveries": self.recoveries,
+            "recoveries_failed": self.recoveries_failed,
+            "recovery_evictions": self.recovery_evictions,
             "handler_latency": {
                 "buckets": [
                     [b if b != float("inf") else "+Inf", n] for b, n in latency.cumulative()

@@ -111,6 +111,13 @@ headers=None, query=None, path="/socket.io/")``
 ``close(code=1000)``
     Closes the websocket without a goodbye, like a lost network
     (``"transport close"`` on the server).
+``drop()``
+    Closes the websocket as a lost network does (close code 1006).
+``reconnect()`` -> a new `SocketIOCommunicator`
+    Same application, namespace and options, presenting this client's ``pid`` and
+    ``offset`` on ``connect()``: connection state recovery (README). Its
+    ``recovered`` says whether the session came back; the missed events are the
+    first ones ``receive_event`` returns, each with its offset as last argument.
 ``wait_closed(timeout=5)`` -> the websocket close code, once the server closed it.
 ``open(timeout=5)`` -> the Engine.IO handshake (dict), without connecting a namespace.
 Waits for something that should come return as soon as it comes; their default bound
@@ -120,7 +127,8 @@ that a loaded CI machine does not fail a correct test.
     One raw websocket frame (an Engine.IO packet, str or bytes), to test how
     the server handles what a well-behaved client never sends.
 Attributes: ``connected``, ``closed``, ``sid`` (the namespace socket id),
-``eio_sid``, ``handshake``, ``disconnect_reason``, ``close_code``, ``scope``.
+``eio_sid``, ``handshake``, ``disconnect_reason``, ``close_code``, ``scope``;
+with recovery on, ``pid``, ``offset`` and ``recovered``.
 """
 
 from __future__ import annotations
@@ -274,6 +282,17 @@ class SocketIOCommunicator:
             application = WebsocketConsumer.as_asgi(engine=project_engine)  # `io`'s
         if not namespace.startswith("/"):
             namespace = "/" + namespace
+        self._again = {  # what `reconnect` builds the next client from
+            "application": application,
+            "namespace": namespace,
+            "auth": auth,
+            "user": user,
+            "headers": headers,
+            "query": query,
+            "path": path,
+            "parser": parser,
+            "eio": eio,
+        }
         #: The Engine.IO protocol this client speaks: 4, or 3 as a Socket.IO 2.x client
         #: (the server's ``ALLOW_EIO3``): `/` connects without a CONNECT packet, `auth`
         #: of another namespace goes as its query string, and the client pings.
@@ -309,6 +328,13 @@ class SocketIOCommunicator:
         self.handshake: dict[str, Any] | None = None
         self.disconnect_reason: str | None = None
         self.close_code: int | None = None
+        #: Connection state recovery, as socket.io-client keeps it: the private session
+        #: id of the last CONNECT, the offset of the last event, and whether the last
+        #: CONNECT restored the session.
+        self.pid: str | None = None
+        self.offset: str | None = None
+        self.recovered = False
+        self._early: list[ReceivedEvent] = []  # events before CONNECT, when recovering
         #: "json" or "msgpack": the parser this client speaks (the server's `PARSER`).
         self.parser = parser
         self._parser: Parser = MsgPackParser() if parser == "msgpack" else JSONParser()
@@ -377,12 +403,38 @@ class SocketIOCommunicator:
                         name = self.namespace + ("?" + query if query else "")
                         await self._send_packet(Packet(PacketType.CONNECT, name))
                 else:
-                    await self._send_packet(Packet(PacketType.CONNECT, self.namespace, self.auth))
+                    await self._send_packet(
+                        Packet(PacketType.CONNECT, self.namespace, self._connect_auth())
+                    )
                 return await self._connecting
         except TimeoutError:
             raise TimeoutError(
                 f"no answer to CONNECT {self.namespace} within {timeout} s"
             ) from None
+
+    def _connect_auth(self) -> Any:
+        """`auth`, over ``{pid, offset}`` when there is a session to recover (as the JS client)."""
+        if self.pid is None:
+            return self.auth
+        asked: dict[str, Any] = {"pid": self.pid}
+        if self.offset is not None:
+            asked["offset"] = self.offset
+        return {**asked, **(self.auth or {})}
+
+    def reconnect(self) -> SocketIOCommunicator:
+        """A new client for the same application, namespace and options, which asks to
+        recover this one's session (its `pid` and `offset`), as socket.io-client does
+        after a lost connection. Call `drop()` first to lose this one, then ``connect()``
+        the new one: ``recovered`` says if the server restored the session, and the
+        events it missed arrive first."""
+        again = SocketIOCommunicator(**self._again)
+        again.pid, again.offset = self.pid, self.offset
+        return again
+
+    async def drop(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Lose the connection, as a network failure does (close code 1006, no goodbye):
+        the server sees ``"transport close"`` and, with recovery on, keeps the session."""
+        await self.close(code=1006, timeout=timeout)
 
     # -- sending -----------------------------------------------------------------
 
@@ -607,15 +659,25 @@ class SocketIOCommunicator:
         if packet is not None and packet.namespace == self.namespace:
             self._on_packet(packet)
 
+    def _received(self, packet: Packet) -> ReceivedEvent:
+        event, *args = packet.data
+        if self.pid is not None and packet.id is None and args and isinstance(args[-1], str):
+            self.offset = args[-1]  # socket.io-client's rule (a string last is the offset)
+        return ReceivedEvent(self, event, args, packet.id)
+
     def _on_packet(self, packet: Packet) -> None:
         ptype = packet.type
         if self.sid is None and ptype in (PacketType.EVENT, PacketType.ACK):
+            if self.pid is not None and ptype is PacketType.EVENT:
+                # Recovering: the missed events come before CONNECT (the real client
+                # buffers them and delivers them just before "connect"; so does this one).
+                self._early.append(self._received(packet))
+                return
             # What the server emits while connecting must wait for CONNECT (the real
             # client would buffer it; this one flags the server's mistake).
             raise PacketError(f"{ptype.name} before CONNECT on namespace {self.namespace}")
         if ptype is PacketType.EVENT:
-            event, *args = packet.data
-            self._events.put_nowait(ReceivedEvent(self, event, args, packet.id))
+            self._events.put_nowait(self._received(packet))
         elif ptype is PacketType.ACK:
             self._acks.resolve(packet.id, packet.data)
         elif ptype is PacketType.CONNECT:
@@ -623,7 +685,14 @@ class SocketIOCommunicator:
                 nsp, eio_sid = self.namespace, self.eio_sid
                 self.sid = eio_sid if nsp == "/" else f"{nsp}#{eio_sid}"
             else:
-                self.sid = (packet.data or {}).get("sid")
+                data = packet.data or {}
+                self.sid = data.get("sid")
+                pid = data.get("pid")
+                self.recovered = bool(pid) and pid == self.pid
+                self.pid = pid
+            for early in self._early:
+                self._events.put_nowait(early)
+            self._early.clear()
             self.connected = True
             if self._connecting is not None and not self._connecting.done():
                 self._connecting.set_result((True, None))

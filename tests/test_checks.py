@@ -420,3 +420,46 @@ def test_inbound_limits_reach_the_settings() -> None:
     assert settings.inbound.max_handlers_in_flight == 100  # the default
     assert settings.engine.connections_per_minute == 30
     assert settings.engine.client_address_header == "X-Forwarded-For"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("on", "must be None (off) or a dict such as {'SKIP_MIDDLEWARES': False}, not 'on'"),
+        (
+            {"WINDOW": 3},
+            "has an unknown key 'WINDOW' (known: MAX_DISCONNECTION_DURATION, "
+            "SKIP_MIDDLEWARES, MAX_EVENTS)",
+        ),
+        (
+            {"MAX_DISCONNECTION_DURATION": 0},
+            "['MAX_DISCONNECTION_DURATION'] must be a positive number of seconds, not 0",
+        ),
+        ({"SKIP_MIDDLEWARES": 1}, "['SKIP_MIDDLEWARES'] must be True or False, not 1"),
+        ({"MAX_EVENTS": 0}, "['MAX_EVENTS'] must be a positive integer, not 0"),
+    ],
+)
+def test_bad_recovery_settings(value: Any, problem: str) -> None:
+    sep = "" if problem.startswith("[") else " "
+    assert run({"RECOVERY": value}) == [
+        Error(
+            f"SOCKETIO['RECOVERY']{sep}{problem}.",
+            hint="See 'Connection state recovery' in the README.",
+            id="django_socketio.E060",
+        )
+    ]
+    with override_settings(SOCKETIO={"RECOVERY": value}), pytest.raises(ImproperlyConfigured):
+        build_settings()
+
+
+def test_recovery_on_warns_that_it_stays_within_each_process() -> None:
+    with override_settings(SOCKETIO={}):
+        assert checks.check_recovery_scope() == []
+    with override_settings(SOCKETIO={"RECOVERY": {"MAX_EVENTS": 0}}):
+        assert checks.check_recovery_scope() == []  # E060 says what is wrong
+    with override_settings(SOCKETIO={"RECOVERY": {}}):
+        (warning,) = checks.check_recovery_scope()
+    assert warning.id == "django_socketio.W060" and isinstance(warning, Warning)
+    assert "gets a fresh session" in warning.msg
+    assert build_settings({"RECOVERY": {}}).recovery is not None
+    assert build_settings().recovery is None

@@ -46,6 +46,13 @@ from .namespace import RESERVED_EVENTS, Namespace, check_event
 from .observer import Observer
 from .operators import BroadcastOperator
 from .packets import JSONParser, Packet, PacketDecoder, PacketType, Parser, plain_data
+from .recovery import (
+    RECOVERABLE_REASONS,
+    MemoryRecoveryStore,
+    RecoveryConfig,
+    StoredSession,
+    restore_request,
+)
 from .rooms import BroadcastOptions, RoomIndex
 from .socket import (
     Handshake,
@@ -53,6 +60,7 @@ from .socket import (
     OutgoingPacket,
     Socket,
     ack_value,
+    generate_id,
     maybe_await,
     run_outgoing,
 )
@@ -97,6 +105,7 @@ class DisconnectReason:
     PING_TIMEOUT = Reason.PING_TIMEOUT
     PARSE_ERROR = Reason.PARSE_ERROR
     SERVER_SHUTTING_DOWN = "server shutting down"
+    FORCED_CLOSE = Reason.FORCED_CLOSE  # recovery: a reconnection took its place
     RATE_LIMITED = "rate limited"  # EVENT_LIMIT_POLICY "disconnect"
 
 
@@ -219,7 +228,11 @@ class Client:
 
     def connect_packet(self, socket: Socket) -> Packet:
         """CONNECT: with the socket id (v5), or bare (v4, Engine.IO v3 clients)."""
-        data = None if self.protocol == 3 else {"sid": socket.id}
+        data: dict[str, Any] | None = None
+        if self.protocol != 3:
+            data = (
+                {"sid": socket.id} if socket.pid is None else {"sid": socket.id, "pid": socket.pid}
+            )
         return Packet(PacketType.CONNECT, socket.namespace, data)
 
     def connect_error(self, namespace: str, data: dict[str, Any]) -> Packet:
@@ -258,6 +271,7 @@ class ServerNamespace:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
+        self.pids: dict[str, Socket] = {}  # recovery: private session id -> live socket
         self.rooms = RoomIndex()
         self.middlewares: list[Middleware] = []
         self.outgoing: list[OutgoingMiddleware] = []  # see use_outgoing
@@ -404,13 +418,18 @@ class ServerNamespace:
             observer.broadcast_sent(self, event, args, opts)
         server = self.server
         adapter = server.adapter  # first: setting up configures the parsers (outside a server)
-        outgoing = Outgoing(Packet(PacketType.EVENT, self.name, [event, *args]))
+        store, offset = server.recovery_store, None
+        if store is not None and not opts.volatile:
+            # Recoverable: the offset goes last, the same for every recipient.
+            offset = await store.append(self.name, [event, *args], opts.rooms, opts.except_rooms)
+        data = [event, *args] if offset is None else [event, *args, offset]
+        outgoing = Outgoing(Packet(PacketType.EVENT, self.name, data))
         parsers = [server.parser] if opts.local else server.parsers_in_use()
         try:
             encoded = outgoing.encoded(parsers)  # once per parser; local recipients reuse it
         except (TypeError, ValueError) as exc:
             raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
-        await self.deliver(outgoing, opts, event, args)
+        await self.deliver(outgoing, opts, event, args, offset)
         serving = server.serving
         try:
             published = not opts.local and await adapter.publish(
@@ -427,16 +446,18 @@ class ServerNamespace:
         opts: BroadcastOptions,
         event: str | None = None,
         args: tuple[Any, ...] = (),
+        offset: str | None = None,
     ) -> None:
         """Write an encoded packet to the local sockets `opts` selects.
 
         `outgoing` may be the encodings another node published (parser name ->
         frames). With `event`, each recipient's ``on_any_outgoing`` listeners hear it too.
+        `offset`: the recovery offset the packet carries last (not in `args`).
         """
         if not isinstance(outgoing, Outgoing):
             outgoing = Outgoing(None, outgoing)
         if self.outgoing or self.outgoing_sockets:
-            await self._deliver_through_middlewares(outgoing, opts, event, args)
+            await self._deliver_through_middlewares(outgoing, opts, event, args, offset)
             return
         default = self.server.parser
         volatile = opts.volatile
@@ -446,6 +467,8 @@ class ServerNamespace:
             except LookupError:
                 logger.warning("broadcast to %r skipped: %s", socket, "no encoding for its parser")
                 continue
+            if offset is not None:  # even if refused below: it is due (see recovery.py)
+                socket.last_sent = offset
             # Never waits for a client: a slow one is refused (and, by default,
             # disconnected) by the engine, the others are written to at once.
             if not socket.write_frames(frames, cache, volatile):
@@ -460,6 +483,7 @@ class ServerNamespace:
         opts: BroadcastOptions,
         event: str | None,
         args: tuple[Any, ...],
+        offset: str | None,
     ) -> None:
         """`deliver` when outgoing middlewares exist: each socket's copy may differ."""
         default = self.server.parser
@@ -479,6 +503,8 @@ class ServerNamespace:
             if not data:
                 return
             event, *rest = data
+            if self.server.recovery_store is not None and not opts.volatile and rest:
+                *rest, offset = rest  # the sender's offset, not an argument
             args = tuple(rest)
         for socket in self.select(opts):
             out = OutgoingPacket(event, list(args), opts.volatile, broadcast=True)
@@ -491,9 +517,12 @@ class ServerNamespace:
                     continue
                 sent = await socket.send_frames(frames, cache, opts.volatile)
             else:
-                own = Packet(PacketType.EVENT, self.name, [out.event, *out.args])
+                tail = [] if offset is None else [offset]
+                own = Packet(PacketType.EVENT, self.name, [out.event, *out.args, *tail])
                 sent = await socket.send_frames(socket.client.encode(own), volatile=opts.volatile)
             if sent:
+                if offset is not None:
+                    socket.last_sent = offset
                 for listener in socket.outgoing_listeners:
                     await maybe_await(listener(out.event, *out.args))
 
@@ -653,11 +682,19 @@ class ServerNamespace:
     async def add(self, client: Client, auth: Any) -> bool:
         """Connect `client` to this namespace (True), or answer CONNECT_ERROR (False)."""
         socket = Socket(self, client, auth)
+        rooms = await self._recover(socket, auth)
+        # No await between `_recover` and joining: an event logged from here on
+        # reaches the socket live, one logged before is in its missed events.
         client.sockets[self.name] = socket
         self.sockets[socket.id] = socket
-        await self.join(socket.id, [socket.id])
+        if socket.pid is not None:
+            self.pids[socket.pid] = socket
+        with contextlib.suppress(RoomLimitExceeded):  # a restored socket keeps what fits
+            await self.join(socket.id, rooms)
+        recovery = self.server.recovery
+        skip = socket.recovered and recovery is not None and recovery.skip_middlewares
         try:
-            for middleware in (*self.server.middlewares, *self.middlewares):
+            for middleware in () if skip else (*self.server.middlewares, *self.middlewares):
                 await maybe_await(middleware(socket, auth))
             if self._on_connect is not None:
                 await self._on_connect(socket, auth)
@@ -674,14 +711,64 @@ class ServerNamespace:
         await socket.accept()
         return True
 
+    async def _recover(self, socket: Socket, auth: Any) -> list[str]:
+        """With recovery on: give `socket` a pid, and restore the session `auth` names.
+
+        Returns the rooms the socket joins: its own id, or its old rooms. A live
+        socket holding the same pid (a reconnection before the old connection was
+        seen to die) is disconnected first, and its state is the one restored.
+        """
+        server = self.server
+        store = server.recovery_store
+        if store is None:
+            return [socket.id]
+        request = restore_request(auth)
+        if request is not None:
+            pid, offset = request
+            live = self.pids.get(pid)
+            if live is not None:
+                STATS.recovery_evictions += 1
+                await live.send_frames(live.client.encode(Packet(PacketType.DISCONNECT, self.name)))
+                await self.remove(live, DisconnectReason.FORCED_CLOSE)
+            session = await store.take(self.name, pid)
+            missed = store.missed(self.name, session, offset) if session is not None else None
+            if session is not None and missed is not None and session.sid not in self.sockets:
+                socket.restore(session, missed, offset)
+                STATS.recoveries += 1
+                return sorted(session.rooms | {session.sid})
+            STATS.recoveries_failed += 1
+        socket.pid = generate_id()
+        return [socket.id]
+
+    async def _persist(self, socket: Socket, reason: str) -> None:
+        """Keep what a socket that may come back needs (before it leaves its rooms)."""
+        store = self.server.recovery_store
+        if store is None or socket.pid is None or reason not in RECOVERABLE_REASONS:
+            return
+        session = StoredSession(
+            socket.id,
+            socket.pid,
+            frozenset(self.rooms.rooms_of(socket.id)),
+            socket.data,
+            store.position,
+            socket.last_sent,
+        )
+        try:
+            await store.persist(self.name, session)
+        except Exception:
+            logger.exception("could not keep the session of %r for recovery", socket)
+
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
         socket.refuse()
         await self._forget(socket)
         await socket.client.send_packet(socket.client.connect_error(self.name, data))
 
     async def _forget(self, socket: Socket) -> bool:
-        if self.sockets.pop(socket.id, None) is None:
+        if self.sockets.get(socket.id) is not socket:
             return False
+        del self.sockets[socket.id]
+        if socket.pid is not None and self.pids.get(socket.pid) is socket:
+            del self.pids[socket.pid]
         if socket.outgoing_middlewares:
             self.outgoing_sockets -= 1
         if socket.client.sockets.get(self.name) is socket:
@@ -696,6 +783,8 @@ class ServerNamespace:
     async def remove(self, socket: Socket, reason: str) -> None:
         """The socket left (either side, or the connection closed): clean up, tell the handler."""
         was_connected = socket.detach()
+        if was_connected and self.sockets.get(socket.id) is socket:
+            await self._persist(socket, reason)
         if not await self._forget(socket):
             return
         if not was_connected:
@@ -863,6 +952,16 @@ class SocketIOServer:
         #: This process serves clients (its ASGI endpoint was built, or a client
         #: connected), so an emit here reaches its own clients without any layer.
         self.serving = False
+        #: Connection state recovery (``SOCKETIO["RECOVERY"]``): None when off.
+        self.recovery: RecoveryConfig | None = None
+        self.recovery_store: MemoryRecoveryStore | None = None
+
+    def enable_recovery(self, config: RecoveryConfig) -> None:
+        """Turn connection state recovery on, with this process's in-memory store."""
+        self.recovery = config
+        self.recovery_store = MemoryRecoveryStore(
+            config.max_disconnection_duration, config.max_events
+        )
 
     # -- set-up ---------------------------------------------------------------------------
 

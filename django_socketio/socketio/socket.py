@@ -26,6 +26,7 @@ from .blocking import blocking_outside_loop
 from .limits import InboundState
 from .namespace import check_event
 from .packets import Packet, PacketType
+from .recovery import StoredSession
 
 if TYPE_CHECKING:
     from .operators import BroadcastOperator
@@ -129,6 +130,9 @@ class SocketState(enum.Enum):
 
     #: Middlewares and ``on_connect`` run; what it emits is held back until CONNECT.
     CONNECTING = "connecting"
+    #: Rebuilt from a stored session (connection state recovery): rooms rejoined,
+    #: missed events waiting to go out before CONNECT; otherwise as CONNECTING.
+    RESTORED = "restored"
     #: The client got CONNECT; events flow both ways.
     CONNECTED = "connected"
     #: Refused, or gone (either side left, or the connection closed). Final.
@@ -151,6 +155,13 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.state = SocketState.CONNECTING
         self._pending: list[str | bytes] = []  # frames held back while connecting
+        #: The private session id sent with CONNECT when recovery is on (else None).
+        self.pid: str | None = None
+        #: This socket took over a disconnected one's id, rooms and data (recovery).
+        self.recovered = False
+        #: The offset of the last recoverable event written to it (recovery).
+        self.last_sent: str | None = None
+        self._missed: list[list[Any]] = []  # events to replay before CONNECT
         #: Acks this side awaits: callbacks, or the futures `emit_with_ack` awaits.
         self.acks = AckTable()
         self._any_listeners: list[Callable[..., Any]] = []
@@ -198,13 +209,30 @@ class Socket:
         if self.state not in states:
             raise SocketStateError(f"cannot {action} {self!r}: it is {self.state.value}")
 
+    def restore(self, session: StoredSession, missed: list[list[Any]], offset: str | None) -> None:
+        """Become the socket `session` describes; `missed` (with offsets) go out first.
+
+        The namespace registers it under its old id and rejoins its rooms.
+        """
+        self._require("restore", SocketState.CONNECTING)
+        self.id = session.sid
+        self.pid = session.pid
+        self.data = session.data
+        self.recovered = True
+        self._missed = missed
+        self.last_sent = missed[-1][-1] if missed else offset
+        self.state = SocketState.RESTORED
+
     async def accept(self) -> None:
-        """Send CONNECT, then what the connect handler emitted meanwhile."""
-        self._require("accept", SocketState.CONNECTING)
+        """Send the missed events (if restored), CONNECT, then what was emitted meanwhile."""
+        self._require("accept", SocketState.CONNECTING, SocketState.RESTORED)
         pending, self._pending = self._pending, []
+        missed, self._missed = self._missed, []
         self.state = SocketState.CONNECTED
         STATS.socket_connects += 1
         client = self.client
+        for data in missed:
+            await self._replay(data)
         await client.send_packet(client.connect_packet(self))
         for observer in self.nsp.server.observers:
             observer.socket_connected(self)
@@ -219,8 +247,9 @@ class Socket:
         """
         if self.state is SocketState.DISCONNECTED:
             return False
-        self._require("refuse", SocketState.CONNECTING)
+        self._require("refuse", SocketState.CONNECTING, SocketState.RESTORED)
         self._pending = []
+        self._missed = []
         self.state = SocketState.DISCONNECTED
         return True
 
@@ -232,6 +261,7 @@ class Socket:
         was_connected = self.state is SocketState.CONNECTED
         self.state = SocketState.DISCONNECTED
         self._pending = []
+        self._missed = []
         self.acks.fail_all(ConnectionError(f"{self!r} disconnected"))
         return was_connected
 
@@ -296,11 +326,23 @@ class Socket:
         return TimedSocket(self, seconds)
 
     async def _emit(self, event: str, args: tuple[Any, ...], ack_id: int | None) -> bool:
+        offset = None
+        store = self.nsp.server.recovery_store
+        if store is not None and ack_id is None:
+            # Recoverable: logged as sent to this socket's own room, replayed if it drops
+            # (outgoing middlewares run again on the replay, as on a broadcast). Also
+            # after it left: an emit from ``on_disconnect`` reaches it when it recovers.
+            offset = await store.append(
+                self.nsp.name, [event, *args], frozenset((self.id,)), frozenset()
+            )
         if self._outgoing or self.nsp.outgoing:
             out = OutgoingPacket(event, list(args))
             if not await run_outgoing((*self.nsp.outgoing, *self._outgoing), self, out):
                 return False
             event, args = out.event, tuple(out.args)
+        if offset is not None:
+            args = (*args, offset)
+            self.last_sent = offset
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
         try:
             frames = self.client.encode(packet)
@@ -314,6 +356,21 @@ class Socket:
         for listener in self._any_outgoing:
             await maybe_await(listener(event, *args))
         return True
+
+    async def _replay(self, data: list[Any]) -> None:
+        """Write one missed event (its offset last), through the outgoing middlewares."""
+        event, *args = data
+        if self._outgoing or self.nsp.outgoing:
+            out = OutgoingPacket(event, args[:-1], broadcast=True)
+            if not await run_outgoing((*self.nsp.outgoing, *self._outgoing), self, out):
+                return
+            event, args = out.event, [*out.args, args[-1]]
+        try:
+            frames = self.client.encode(Packet(PacketType.EVENT, self.nsp.name, [event, *args]))
+        except (TypeError, ValueError) as exc:  # a middleware made it unencodable
+            logger.error("cannot replay event %r to %r: %s", event, self, exc)
+            return
+        self.write_frames(frames)
 
     async def receive_ack(self, ack_id: int | None, args: list[Any]) -> None:
         """The client answered `ack_id`: wake its waiter (a failing callback is logged)."""
@@ -346,7 +403,7 @@ class Socket:
         `encoded` caches them as transport frames, shared by a broadcast's recipients.
         """
         state = self.state
-        if state is SocketState.CONNECTING:
+        if state is SocketState.CONNECTING or state is SocketState.RESTORED:
             self._pending.extend(frames)
             return True
         if state is not SocketState.CONNECTED:
