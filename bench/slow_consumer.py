@@ -22,9 +22,7 @@ limit: there the stalled client stays until its heartbeat times out (45 s).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -38,39 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import LOADGEN, SERVERS_DIR, Proc, free_port, rss_kb, server_command, wait_socketio
+from stalled import stalled_client
 
 PYTHON = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python")
-
-
-def frame(text: str) -> bytes:
-    """A masked websocket text frame (client to server), payload under 126 bytes."""
-    payload = text.encode()
-    mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
-
-
-def stalled_client(port: int) -> socket.socket:
-    """Connect to /, join room ``all``, then never read again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    sock.sendall(frame("40"))
-    time.sleep(0.3)
-    sock.sendall(frame('420["join"]'))
-    return sock
 
 
 class RssSampler(threading.Thread):
@@ -97,7 +65,7 @@ def one_run(server: str, args: argparse.Namespace, stalled: int) -> dict[str, An
     try:
         wait_socketio(port, proc)
         for _ in range(stalled):
-            socks.append(stalled_client(port))
+            socks.append(stalled_client(port, pause=0.3))
         time.sleep(0.5)
         base_rss = rss_kb(proc.pid)
         sampler = RssSampler(proc.pid)

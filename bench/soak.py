@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -42,6 +41,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import SERVERS_DIR, Proc, free_port, rss_kb, server_command, wait_socketio
+from stalled import stalled_client
 
 PYTHON = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python")
 
@@ -124,7 +124,7 @@ async def churn_one(http, url: str, port: int, k: int, stats: dict[str, Any]) ->
             await asyncio.sleep(0.5)
             await ws.close()
         elif k % 4 == 3:  # join, then drop the TCP connection (RST, no close frame)
-            sock = await asyncio.to_thread(stalled, port)
+            sock = await asyncio.to_thread(stalled_client, port)
             await asyncio.sleep(0.5)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
@@ -145,34 +145,6 @@ async def churn_one(http, url: str, port: int, k: int, stats: dict[str, Any]) ->
         stats["connects"] += 1
     except (aiohttp.ClientError, OSError, ValueError, TimeoutError):
         stats["errors"] += 1
-
-
-def stalled(port: int) -> socket.socket:
-    def frame(text: str) -> bytes:
-        payload, mask = text.encode(), os.urandom(4)
-        return (
-            bytes([0x81, 0x80 | len(payload)])
-            + mask
-            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        )
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    sock.sendall(frame("40") + frame('420["join"]'))
-    return sock
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -216,7 +188,7 @@ async def soak(args: argparse.Namespace) -> None:
                 if k % args.stall_every == 0:
                     for old in stalls:
                         old.close()
-                    stalls = [await asyncio.to_thread(stalled, port)]
+                    stalls = [await asyncio.to_thread(stalled_client, port)]
                 if time.monotonic() >= next_sample:
                     rtt, stats["rtt"] = stats["rtt"], []
                     sample = {
