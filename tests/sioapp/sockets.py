@@ -230,3 +230,55 @@ class Sync(Namespace):
     @on("emit-unencodable")
     def emit_unencodable(self, socket):
         socket.emit("cannot-go", {"not json": object()})
+
+
+class Recovery(Namespace):
+    """Connection state recovery (tests/e2e/test_recovery.py, with recovery_settings).
+
+    js/recovery_server.mjs serves the same namespace from Node's socket.io, the reference.
+    A second client, the control, drops a socket's transport from the server side and
+    emits what it should miss while it is away.
+    """
+
+    namespace = "/recovery"
+
+    @on("join")
+    async def join(self, socket, room):
+        await socket.join(room)
+        return True
+
+    @on("set")
+    async def set_data(self, socket, data):
+        socket.data.update(data)
+        return True
+
+    @on("whoami")
+    async def whoami(self, socket):
+        rooms = sorted(socket.rooms)
+        return {"id": socket.id, "rooms": rooms, "data": socket.data, "recovered": socket.recovered}
+
+    @on("hello")
+    async def hello(self, socket):
+        await io.of(self.namespace).emit("hello")
+        return True
+
+    @on("drop")
+    async def drop(self, socket, sid):
+        """Close `sid`'s connection without a DISCONNECT packet: a lost transport."""
+        target = io.of(self.namespace).sockets.get(sid)
+        if target is None:
+            return False
+        await io.engine.close(target.client.eio_sid)
+        return True
+
+    @on("away")
+    async def away(self, socket, sid):
+        nsp = io.of(self.namespace)
+        await nsp.emit("all", 1)
+        await nsp.to("r1").emit("room", 2)
+        await nsp.to(sid).emit("direct", 3)
+        await nsp.to("r1").emit("bin", b"\x00\x01")
+        await nsp.to("r2").emit("not-for-it", 4)
+        await nsp.to("r1").volatile.emit("volatile", "v")
+        await nsp.to("r1").timeout(0.1).emit_with_ack("with-ack", 6)
+        return True

@@ -1,0 +1,103 @@
+"""Connection state recovery with the official socket.io-client 4.8 (js/recovery_client.mjs).
+
+The same scenarios run against this server (daphne and uvicorn, ``recovery_settings``)
+and against the reference, Node's socket.io 4.8 with ``connectionStateRecovery`` and the
+in-memory adapter (js/recovery_server.mjs), over polling, websocket and the upgrade: the
+expectations below are what the reference does, so they are right. A second client (the
+control) drops the socket's transport from the server side (no DISCONNECT packet: the
+client sees ``transport close``) and emits what it misses while it is away.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.processes import node_binary, terminate
+
+from .conftest import JS_DIR, ROOT, launch
+
+pytestmark = pytest.mark.e2e
+
+MODES = ["polling", "websocket", "upgrade"]
+#: What the client misses, in order, without their offsets: room broadcasts, a
+#: namespace broadcast, an emit to its own room, binary; not the volatile emit, the emit
+#: carrying an ack id, nor what went to a room it is not in.
+MISSED = [["all", 1], ["room", 2], ["direct", 3], ["bin", {"$bin": "0001"}]]
+
+
+@dataclass
+class Target:
+    kind: str
+    url: str
+
+
+@pytest.fixture(scope="module", params=["daphne", "uvicorn", "node"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    kind = request.param
+    if kind == "node":
+        node = node_binary("socket.io")
+        process = subprocess.Popen(
+            [node, str(JS_DIR / "recovery_server.mjs")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            yield Target(kind, f"http://127.0.0.1:{json.loads(line)['port']}")
+        finally:
+            terminate(process)  # type: ignore[arg-type]
+        return
+    srv = launch(kind, "tests.e2e.recovery_settings")
+    try:
+        yield Target(kind, srv.url)
+    finally:
+        terminate(srv.process)
+        srv.log.close()
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def run(run_node: Any, target: Target, mode: str, scenario: str) -> dict[str, Any]:
+    (line,) = run_node(
+        "recovery_client",
+        target.url,
+        mode,
+        json.dumps([{"name": scenario, "scenario": scenario}]),
+    )
+    assert line["event"] == "result", line.get("error")
+    return line
+
+
+def test_a_dropped_client_recovers_id_rooms_data_and_exactly_the_missed_events(
+    run_node, target, mode
+):
+    got = run(run_node, target, mode, "recover")
+    assert got["before"] == {"id": got["before"]["id"], "recovered": False, "pid": True}
+    assert got["reason"] == "transport close"
+    assert got["recovered"] is True and got["id"] == got["before"]["id"]
+    assert got["whoami"] == {
+        "id": got["id"],
+        "rooms": sorted([got["id"], "r1"]),
+        "data": {"name": "ada"},
+        "recovered": True,
+    }
+    # in order, once each, each with its own offset (a string) last
+    assert [event[:-1] for event in got["events"]] == MISSED
+    offsets = got["offsets"]
+    assert all(isinstance(o, str) for o in offsets) and len(set(offsets)) == len(MISSED)
+
+
+def test_a_forged_pid_gets_a_fresh_session(run_node, target, mode):
+    got = run(run_node, target, mode, "forged")
+    assert got["recovered"] is False and got["sameId"] is False
+    assert got["whoami"]["recovered"] is False and got["whoami"]["data"] == {}
