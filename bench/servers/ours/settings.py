@@ -38,7 +38,8 @@ REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # BENCH_LAYER=channels_redis.pubsub.RedisPubSubChannelLayer: the other layer
+            "BACKEND": os.environ.get("BENCH_LAYER", "channels_redis.core.RedisChannelLayer"),
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
