@@ -55,6 +55,11 @@ if os.environ.get("BENCH_ADMIN_UI") == "1":
     # (server_stats every 2 s; bench/instrumentation-cost measures its cost).
     SOCKETIO["ADMIN_UI"] = {"AUTH": False, "MODE": "production"}
 
+if os.environ.get("BENCH_RECOVERY") == "1":
+    # Connection state recovery on (its cost: an offset and a log entry per broadcast).
+    SOCKETIO["RECOVERY"] = {"MAX_DISCONNECTION_DURATION": 120}
+    SILENCED_SYSTEM_CHECKS = ["django_socketio.W060"]
+
 if os.environ.get("BENCH_MAX_BACKLOG_BYTES"):
     # bench/slow_consumer.py: a limit a stalled client reaches within the run.
     SOCKETIO["MAX_BACKLOG_BYTES"] = int(os.environ["BENCH_MAX_BACKLOG_BYTES"])
