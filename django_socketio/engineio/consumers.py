@@ -139,20 +139,8 @@ class PollingConsumer(EngineIOConsumer):
                 finally:
                     conn.posting = False
         else:
-            reply = await self._poll(engine, conn, receive)
+            reply = await _unless_gone(receive, lambda lost: polling.poll(engine, conn, lost))
         await _respond(send, reply.status, reply.body, reply.content_type, cors)
-
-    @staticmethod
-    async def _poll(engine: Engine, conn: Connection, receive) -> polling.PollingReply:
-        lost = asyncio.get_running_loop().create_future()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, lost))
-        try:
-            reply = await polling.poll(engine, conn, lost)
-        finally:
-            watcher.cancel()
-        if reply is None:
-            raise _Disconnected
-        return reply
 
     @staticmethod
     async def _forward(owner, sid, forwarder, scope, receive, send, settings, cors) -> None:
@@ -161,14 +149,7 @@ class PollingConsumer(EngineIOConsumer):
             body = await _read_body(receive, scope, settings.engine.max_payload)
             reply = await forwarder.push(owner, sid, body)
         else:
-            lost = asyncio.get_running_loop().create_future()
-            watcher = asyncio.ensure_future(_watch_disconnect(receive, lost))
-            try:
-                reply = await forwarder.poll(owner, sid, lost)
-            finally:
-                watcher.cancel()
-            if reply is None:
-                raise _Disconnected
+            reply = await _unless_gone(receive, lambda lost: forwarder.poll(owner, sid, lost))
         await _respond(send, reply.status, reply.body, reply.content_type, cors)
 
     @staticmethod
@@ -179,6 +160,23 @@ class PollingConsumer(EngineIOConsumer):
             headers.append((b"access-control-allow-headers", requested.encode("latin-1")))
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+async def _unless_gone(receive: Receive, wait: Callable[[asyncio.Future[None]], Any]) -> Any:
+    """What ``wait(lost)`` answers a GET, `lost` resolved if the client goes away meanwhile.
+
+    A long poll (local or forwarded) answers None once `lost` is resolved: the client
+    is gone and nothing is written (`_Disconnected`).
+    """
+    lost = asyncio.get_running_loop().create_future()
+    watcher = asyncio.ensure_future(_watch_disconnect(receive, lost))
+    try:
+        reply = await wait(lost)
+    finally:
+        watcher.cancel()
+    if reply is None:
+        raise _Disconnected
+    return reply
 
 
 async def _watch_disconnect(receive: Receive, lost: asyncio.Future[None]) -> None:
