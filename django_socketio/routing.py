@@ -47,30 +47,29 @@ def _pattern(path: str | None) -> str:
     return rf"^{re.escape(path)}/?$"
 
 
+def _urlpatterns(
+    consumer: type[PollingConsumer | WebsocketConsumer],
+    path: str | None,
+    engine: Engine | None,
+    settings: Settings | None,
+) -> list[Any]:
+    _serving(engine)
+    app = consumer.as_asgi(engine=engine or project_engine, settings=settings)
+    return [re_path(_pattern(path), app)]
+
+
 def http_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """Long-polling at ``/<path>/`` (default: ``SOCKETIO["PATH"]``, ``socket.io``)."""
-    _serving(engine)
-    return [
-        re_path(
-            _pattern(path),
-            PollingConsumer.as_asgi(engine=engine or project_engine, settings=settings),
-        )
-    ]
+    return _urlpatterns(PollingConsumer, path, engine, settings)
 
 
 def websocket_urlpatterns(
     path: str | None = None, engine: Engine | None = None, settings: Settings | None = None
 ) -> list[Any]:
     """The websocket transport at ``/<path>/``."""
-    _serving(engine)
-    return [
-        re_path(
-            _pattern(path),
-            WebsocketConsumer.as_asgi(engine=engine or project_engine, settings=settings),
-        )
-    ]
+    return _urlpatterns(WebsocketConsumer, path, engine, settings)
 
 
 class SocketIOApplication:
