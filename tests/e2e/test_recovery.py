@@ -11,6 +11,7 @@ client sees ``transport close``) and emits what it misses while it is away.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,9 +38,8 @@ class Target:
     url: str
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn", "node"])
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    kind = request.param
+def serve(kind: str, settings: str, node_env: dict[str, str]) -> Iterator[Target]:
+    """Our server under `kind` with `settings`, or Node's with `node_env` (the same options)."""
     if kind == "node":
         node = node_binary("socket.io")
         process = subprocess.Popen(
@@ -47,6 +47,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **node_env},
         )
         try:
             line = process.stdout.readline()  # type: ignore[union-attr]
@@ -54,7 +55,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         finally:
             terminate(process)  # type: ignore[arg-type]
         return
-    srv = launch(kind, "tests.e2e.recovery_settings")
+    srv = launch(kind, settings)
     try:
         yield Target(kind, srv.url)
     finally:
@@ -62,17 +63,30 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         srv.log.close()
 
 
+@pytest.fixture(scope="module", params=["daphne", "uvicorn", "node"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """Window 120 s, middlewares skipped on recovery (the defaults)."""
+    yield from serve(request.param, "tests.e2e.recovery_settings", {})
+
+
+@pytest.fixture(scope="module", params=["daphne", "uvicorn", "node"])
+def short(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """Window 1 s, middlewares run again on recovery."""
+    node_env = {"RECOVERY_WINDOW_MS": "1000", "SKIP_MIDDLEWARES": "0"}
+    yield from serve(request.param, "tests.e2e.recovery_short_settings", node_env)
+
+
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def run(run_node: Any, target: Target, mode: str, scenario: str) -> dict[str, Any]:
+def run(run_node: Any, target: Target, mode: str, scenario: str, **options: Any) -> dict[str, Any]:
     (line,) = run_node(
         "recovery_client",
         target.url,
         mode,
-        json.dumps([{"name": scenario, "scenario": scenario}]),
+        json.dumps([{"name": scenario, "scenario": scenario, **options}]),
     )
     assert line["event"] == "result", line.get("error")
     return line
@@ -90,6 +104,7 @@ def test_a_dropped_client_recovers_id_rooms_data_and_exactly_the_missed_events(
         "rooms": sorted([got["id"], "r1"]),
         "data": {"name": "ada"},
         "recovered": True,
+        "middleware": [False],  # SKIP_MIDDLEWARES: not run again
     }
     # in order, once each, each with its own offset (a string) last
     assert [event[:-1] for event in got["events"]] == MISSED
@@ -101,3 +116,16 @@ def test_a_forged_pid_gets_a_fresh_session(run_node, target, mode):
     got = run(run_node, target, mode, "forged")
     assert got["recovered"] is False and got["sameId"] is False
     assert got["whoami"]["recovered"] is False and got["whoami"]["data"] == {}
+
+
+def test_middlewares_run_again_when_skip_middlewares_is_false(run_node, short, mode):
+    got = run(run_node, short, mode, "later", waitMs=0)
+    assert got["recovered"] is True and got["sameId"] is True
+    assert got["whoami"]["middleware"] == [False, True]  # the second run saw `recovered`
+
+
+def test_after_the_window_the_client_gets_a_fresh_session(run_node, short, mode):
+    # A deliberate wait past the 1 s window (not a race: the client holds off until then)
+    got = run(run_node, short, mode, "later", waitMs=1500)
+    assert got["recovered"] is False and got["sameId"] is False
+    assert got["whoami"]["data"] == {} and got["whoami"]["middleware"] == [False]

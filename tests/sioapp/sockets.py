@@ -232,6 +232,16 @@ class Sync(Namespace):
         socket.emit("cannot-go", {"not json": object()})
 
 
+#: /recovery's middleware runs, by socket id: the `recovered` flag each run saw.
+RECOVERY_MIDDLEWARE_RUNS: dict[str, list[bool]] = {}
+
+
+def record_middleware_run(socket, auth):
+    if len(RECOVERY_MIDDLEWARE_RUNS) > 1000:
+        RECOVERY_MIDDLEWARE_RUNS.clear()
+    RECOVERY_MIDDLEWARE_RUNS.setdefault(socket.id, []).append(socket.recovered)
+
+
 class Recovery(Namespace):
     """Connection state recovery (tests/e2e/test_recovery.py, with recovery_settings).
 
@@ -241,6 +251,7 @@ class Recovery(Namespace):
     """
 
     namespace = "/recovery"
+    middlewares = [record_middleware_run]
 
     @on("join")
     async def join(self, socket, room):
@@ -254,8 +265,13 @@ class Recovery(Namespace):
 
     @on("whoami")
     async def whoami(self, socket):
-        rooms = sorted(socket.rooms)
-        return {"id": socket.id, "rooms": rooms, "data": socket.data, "recovered": socket.recovered}
+        return {
+            "id": socket.id,
+            "rooms": sorted(socket.rooms),
+            "data": socket.data,
+            "recovered": socket.recovered,
+            "middleware": RECOVERY_MIDDLEWARE_RUNS.get(socket.id),
+        }
 
     @on("hello")
     async def hello(self, socket):

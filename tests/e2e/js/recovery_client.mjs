@@ -1,7 +1,7 @@
 // socket.io-client 4.8 recovering its session after the server drops its transport
 // (tests/e2e/test_recovery.py). Usage: recovery_client.mjs <url> <mode> '[{name, scenario}]'
 // Scenarios: "recover" (rooms, data, id and the exact missed events), "forged" (a pid
-// the server does not know: a fresh session).
+// the server does not know: a fresh session), "later" (reconnect after `waitMs`).
 import { io } from "socket.io-client";
 import { TRANSPORTS, ack, once, plain, runScenarios, settled, sleep, until } from "./common.mjs";
 
@@ -54,6 +54,18 @@ const scenarios = {
     const control = await connected(client());
     const { socket, before } = await dropped(control);
     socket._pid = "forged-pid-0000000000";
+    socket.connect();
+    await once(socket, "connect");
+    const whoami = (await ack(socket, "whoami"))[0];
+    const after = { recovered: socket.recovered, sameId: socket.id === before.id };
+    socket.disconnect();
+    control.disconnect();
+    return { before, ...after, whoami };
+  },
+  async later({ waitMs }) {
+    const control = await connected(client());
+    const { socket, before } = await dropped(control);
+    await sleep(waitMs);
     socket.connect();
     await once(socket, "connect");
     const whoami = (await ack(socket, "whoami"))[0];

@@ -1,18 +1,27 @@
 // The reference: Node's socket.io 4.8 with connectionStateRecovery and the in-memory
 // adapter, serving the same /recovery namespace as tests/sioapp/sockets.py (Recovery), so
 // that tests/e2e/test_recovery.py runs the same client scenarios against both.
-// Prints {"port": N} once it listens; runs until killed.
+// Prints {"port": N} once it listens; runs until killed. RECOVERY_WINDOW_MS (120000) and
+// SKIP_MIDDLEWARES ("1") set connectionStateRecovery's two options.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { out } from "./common.mjs";
 
 const http = createServer();
 const io = new Server(http, {
-  connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true },
+  connectionStateRecovery: {
+    maxDisconnectionDuration: Number(process.env.RECOVERY_WINDOW_MS ?? 120000),
+    skipMiddlewares: (process.env.SKIP_MIDDLEWARES ?? "1") === "1",
+  },
   pingInterval: 300,
   pingTimeout: 200,
 });
 const nsp = io.of("/recovery");
+const middlewareRuns = new Map(); // socket id -> the `recovered` flag each run saw
+nsp.use((socket, next) => {
+  middlewareRuns.set(socket.id, [...(middlewareRuns.get(socket.id) ?? []), socket.recovered]);
+  next();
+});
 
 nsp.on("connection", (socket) => {
   socket.on("join", (room, ack) => {
@@ -25,7 +34,8 @@ nsp.on("connection", (socket) => {
   });
   socket.on("whoami", (ack) => {
     const rooms = [...socket.rooms].sort();
-    ack({ id: socket.id, rooms, data: socket.data, recovered: socket.recovered });
+    const middleware = middlewareRuns.get(socket.id);
+    ack({ id: socket.id, rooms, data: socket.data, recovered: socket.recovered, middleware });
   });
   socket.on("hello", (ack) => {
     nsp.emit("hello");
