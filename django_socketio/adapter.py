@@ -533,6 +533,10 @@ class ChannelLayerAdapter(Adapter):
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
+            # Forget the silent nodes now, not at the next question: requests forwarded
+            # to a killed owner fail once it is missed (NODE_TIMEOUT), not at their own
+            # timeout (REQUEST_TIMEOUT, a GET: plus PING_INTERVAL).
+            self.live_nodes()
             if await self._announce_ok() and self._resync_needed:
                 await self._resync()
 

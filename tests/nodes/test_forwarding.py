@@ -17,7 +17,7 @@ import time
 
 import pytest
 from channels.layers import InMemoryChannelLayer
-from channels.testing import ApplicationCommunicator
+from channels.testing import ApplicationCommunicator, HttpCommunicator
 
 from django_socketio.adapter import ChannelLayerAdapter
 from django_socketio.conf import build_settings
@@ -313,3 +313,20 @@ async def test_a_layer_expiry_shorter_than_a_poll_is_reported_at_start(caplog):
         assert any("expiry (10 s) is shorter" in r.getMessage() for r in caplog.records)
     finally:
         await node.adapter.stop()
+
+
+async def test_a_get_forwarded_to_an_owner_that_went_silent_fails_at_node_timeout(nodes):
+    """A killed owner says no goodbye: the waiting GET fails once the owner is missed.
+
+    Not at its own bound (REQUEST_TIMEOUT + PING_INTERVAL: 26 s here), and without
+    another request arriving to notice it.
+    """
+    a, b, _ = nodes
+    sid = await handshake(a)
+    for task in a.adapter._tasks:  # as if killed: no heartbeats, no answers, no goodbye
+        task.cancel()
+    started = time.monotonic()
+    comm = HttpCommunicator(b.http, "GET", f"/engine.io/?EIO=4&transport=polling&sid={sid}")
+    got = await comm.get_response(timeout=10)  # the helpers' `poll` gives up after 1 s
+    assert (got["status"], got["body"]) == (400, UNKNOWN)
+    assert time.monotonic() - started < 5  # node_timeout is 1 s
