@@ -91,60 +91,49 @@ async def test_should_ignore_websocket_connection_with_same_sid_after_upgrade(se
 # -- Socket.IO protocol: connect -------------------------------------------------------
 
 
-async def test_should_allow_connection_to_the_main_namespace(server, websockets):
-    """it("should allow connection to the main namespace")."""
+@pytest.mark.parametrize(
+    ("connect", "prefix", "auth"),
+    [
+        pytest.param(
+            "40", "40", '42["auth",{}]', id="should allow connection to the main namespace"
+        ),
+        pytest.param(
+            '40{"token":"123"}',
+            "40",
+            '42["auth",{"token":"123"}]',
+            id="should allow connection to the main namespace with a payload",
+        ),
+        pytest.param(
+            "40/custom,",
+            "40/custom,",
+            '42/custom,["auth",{}]',
+            id="should allow connection to a custom namespace",
+        ),
+        pytest.param(
+            '40/custom,{"token":"abc"}',
+            "40/custom,",
+            '42/custom,["auth",{"token":"abc"}]',
+            id="should allow connection to a custom namespace with a payload",
+        ),
+    ],
+)
+async def test_should_allow_connection(server, websockets, connect, prefix, auth):
+    """Four it(...)s that differ only in their packets, each case named by its original.
+
+    it("should allow connection to the main namespace"), it("should allow connection
+    to the main namespace with a payload"), it("should allow connection to a custom
+    namespace"), it("should allow connection to a custom namespace with a payload").
+    """
     socket = websockets(sio_ws(server))
     await socket.wait_for("message")  # Engine.IO handshake
-    await socket.send("40")
+    await socket.send(connect)
     data = await socket.wait_for("message")
-    assert data.startswith("40")
-    handshake = json.loads(data[2:])
+    assert data.startswith(prefix)
+    handshake = json.loads(data[len(prefix) :])
     assert set(handshake) == {"sid"}
     assert isinstance(handshake["sid"], str)
     auth_packet = await socket.wait_for("message")
-    assert auth_packet == '42["auth",{}]'
-
-
-async def test_should_allow_connection_to_the_main_namespace_with_a_payload(server, websockets):
-    """it("should allow connection to the main namespace with a payload")."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("message")  # Engine.IO handshake
-    await socket.send('40{"token":"123"}')
-    data = await socket.wait_for("message")
-    assert data.startswith("40")
-    handshake = json.loads(data[2:])
-    assert set(handshake) == {"sid"}
-    assert isinstance(handshake["sid"], str)
-    auth_packet = await socket.wait_for("message")
-    assert auth_packet == '42["auth",{"token":"123"}]'
-
-
-async def test_should_allow_connection_to_a_custom_namespace(server, websockets):
-    """it("should allow connection to a custom namespace")."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("message")  # Engine.IO handshake
-    await socket.send("40/custom,")
-    data = await socket.wait_for("message")
-    assert data.startswith("40/custom,")
-    handshake = json.loads(data[10:])
-    assert set(handshake) == {"sid"}
-    assert isinstance(handshake["sid"], str)
-    auth_packet = await socket.wait_for("message")
-    assert auth_packet == '42/custom,["auth",{}]'
-
-
-async def test_should_allow_connection_to_a_custom_namespace_with_a_payload(server, websockets):
-    """it("should allow connection to a custom namespace with a payload")."""
-    socket = websockets(sio_ws(server))
-    await socket.wait_for("message")  # Engine.IO handshake
-    await socket.send('40/custom,{"token":"abc"}')
-    data = await socket.wait_for("message")
-    assert data.startswith("40/custom,")
-    handshake = json.loads(data[10:])
-    assert set(handshake) == {"sid"}
-    assert isinstance(handshake["sid"], str)
-    auth_packet = await socket.wait_for("message")
-    assert auth_packet == '42/custom,["auth",{"token":"abc"}]'
+    assert auth_packet == auth
 
 
 async def test_should_disallow_connection_to_an_unknown_namespace(server, websockets):
