@@ -35,6 +35,7 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 SERVERS = ("daphne", "uvicorn")
 APP = "tests.conformance.asgi:application"
 START_TIMEOUT = 20.0
+SERVER_FIXTURES = ("server", "client_server")  # whose log a test's outcome looks at
 
 
 @dataclass
@@ -91,20 +92,31 @@ def launch(kind: str, settings: str = "tests.conformance.settings") -> Server:
     pytest.fail(f"{kind} did not start on port {port}:\n{text}", pytrace=False)
 
 
-@pytest.fixture(scope="session", params=SERVERS)
-def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A conformance server process (daphne, then uvicorn): its `url`, `ws_url`, `kind`."""
-    kind = request.param
+def serve(kind: str, settings: str = "tests.conformance.settings") -> Iterator[Server]:
+    """`launch` `kind` for as long as the fixture lasts (skipped if it is not installed)."""
     try:
         __import__(kind)
     except ImportError:
         require_or_skip(f"{kind} is not installed")
-    srv = launch(kind)
+    srv = launch(kind, settings)
     try:
         yield srv
     finally:
         terminate(srv.process)
         srv.log.close()
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A conformance server process (daphne, then uvicorn): its `url`, `ws_url`, `kind`."""
+    yield from serve(request.param)
+
+
+@pytest.fixture(scope="session", params=SERVERS)
+def client_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The conformance server with pingTimeout 10 s (clients_settings.py), for the tests
+    of the official clients that are not about the heartbeat."""
+    yield from serve(request.param, "tests.e2e.clients_settings")
 
 
 @pytest.fixture
@@ -125,9 +137,12 @@ async def websockets() -> Any:
 @pytest.fixture(autouse=True)
 def _server_did_not_crash(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test during which the server logged a traceback (an application error)."""
-    srv = request.getfixturevalue("server") if "server" in request.fixturenames else None
+    names = [name for name in SERVER_FIXTURES if name in request.fixturenames]
+    servers = {id(srv): srv for srv in map(request.getfixturevalue, names)}.values()
     yield
-    if isinstance(srv, Server) and not srv.log.closed:
+    for srv in servers:
+        if srv.log.closed:
+            continue
         start, srv.checked = srv.checked, srv.log_size()
         new = srv.log_text(start=start)
         if "Traceback" in new:
@@ -138,9 +153,12 @@ def _server_did_not_crash(request: pytest.FixtureRequest) -> Iterator[None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Attach the server's log to the report of a failing test that used one."""
     report = yield
-    srv = getattr(item, "funcargs", {}).get("server")
-    if report.failed and isinstance(srv, Server) and not srv.log.closed:
-        report.sections.append((f"{srv.kind} server log (tail)", srv.log_text(8_000)))
+    if report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        servers = {id(srv): srv for name in SERVER_FIXTURES if (srv := funcargs.get(name))}
+        for srv in servers.values():
+            if isinstance(srv, Server) and not srv.log.closed:
+                report.sections.append((f"{srv.kind} server log (tail)", srv.log_text(8_000)))
     return report
 
 

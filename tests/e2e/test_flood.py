@@ -20,9 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from tests.conftest import require_or_skip
-
-from .conftest import Server, launch, terminate
+from .conftest import Server, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -31,19 +29,6 @@ BYSTANDER = "127.0.0.3"
 FLOOD_SECONDS = 2.0  # the flooder writes this long, or until the server closes
 CPU_BOUND = 0.5  # seconds of server CPU while it floods (daphne without the pause: ~1 s+)
 WAIT = 30.0  # for hangs only
-
-
-def serve(kind: str, settings: str) -> Iterator[Server]:
-    try:
-        __import__(kind)
-    except ImportError:
-        require_or_skip(f"{kind} is not installed")
-    srv = launch(kind, settings)
-    try:
-        yield srv
-    finally:
-        terminate(srv.process)
-        srv.log.close()
 
 
 @pytest.fixture(scope="module", params=["daphne", "uvicorn"])

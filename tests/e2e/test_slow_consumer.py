@@ -33,10 +33,7 @@ import pytest
 import socketio
 from aiohttp import WSMsgType
 
-from tests.conftest import require_or_skip
-from tests.processes import terminate
-
-from .conftest import Server, launch
+from .conftest import Server, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -53,17 +50,7 @@ PREFIX = '42/flood,["tick",'
 
 @pytest.fixture(scope="module", params=["daphne", "uvicorn"])
 def slow_server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    kind = request.param
-    try:
-        __import__(kind)
-    except ImportError:
-        require_or_skip(f"{kind} is not installed")
-    srv = launch(kind, "tests.e2e.slow_settings")
-    try:
-        yield srv
-    finally:
-        terminate(srv.process)
-        srv.log.close()
+    yield from serve(request.param, "tests.e2e.slow_settings")
 
 
 def ws_url(server: Server) -> str:

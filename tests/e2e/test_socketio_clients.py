@@ -23,6 +23,7 @@ import pytest
 import socketio
 from aiohttp import WSMsgType
 
+from .conftest import Server
 from .helpers import WAIT, closed, receive, request
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +105,14 @@ def node_runs() -> list[dict[str, Any]]:
         # Last: under daphne it times out (see test_node_empty_binary_attachment).
         {"name": "binary-empty", "scenario": "binary", "empty": True, "timeout": 1500},
     ]
+
+
+@pytest.fixture
+def server(client_server: Server) -> Server:
+    """Every test here runs against the conformance server with pingTimeout 10 s
+    (clients_settings.py): none is about the heartbeat, and 200 ms to answer a ping is
+    too little for a client process on a loaded machine."""
+    return client_server
 
 
 _node_results: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}

@@ -68,8 +68,13 @@ def v2_runs() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def v2(server, run_node, mode) -> Callable[[str], dict[str, Any]]:
-    """``v2(name)``: one run of js/sio_v2_client.mjs (one Node process per server and mode)."""
+def v2(client_server, run_node, mode) -> Callable[[str], dict[str, Any]]:
+    """``v2(name)``: one run of js/sio_v2_client.mjs (one Node process per server and mode).
+
+    Against the server with pingTimeout 10 s (clients_settings.py): the client still
+    pings every 300 ms, but a loaded machine may hold an answer longer than 200 ms.
+    """
+    server = client_server
     key = (server.url, mode)
     if key not in _v2_results:
         lines = run_node("sio_v2_client", server.url, mode, json.dumps(v2_runs()), timeout=60)
@@ -125,7 +130,7 @@ def test_v2_rooms(v2, mode):
 def test_v2_heartbeat_keeps_the_connection(v2, mode):
     result = v2("heartbeat")
     assert result["connected"] is True and result["answer"] == ["still-here"]
-    assert result["pongs"] >= 2  # the client pinged, the server answered
+    assert result["pongs"] >= 3  # the client pinged, the server answered
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -157,8 +162,8 @@ def sio4(server, mode: str, scenario: str, options: dict[str, Any] | None = None
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_sio4_events_and_acks(server, mode):
-    result = sio4(server, mode, "events")
+def test_sio4_events_and_acks(client_server, mode):
+    result = sio4(client_server, mode, "events")
     assert result["transport"] == expected_transport(mode)
     for nsp in ("/", "/custom"):
         assert result["namespaces"][nsp] == {
@@ -171,9 +176,9 @@ def test_sio4_events_and_acks(server, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_sio4_binary_both_ways(server, mode):
+def test_sio4_binary_both_ways(client_server, mode):
     """Over polling python-engineio 3 takes the XHR2 binary payload (it sends no b64=1)."""
-    result = sio4(server, mode, "binary")
+    result = sio4(client_server, mode, "binary")
     assert result["transport"] == expected_transport(mode)
     sent = [{"buf": b"\x01\x02\x03", "nested": [b"\xff\xfe", {"deep": b"\x00" * 300}]}, b"\t"]
     hexed = json.loads(json.dumps(sent, default=lambda b: {"$bin": b.hex()}))
