@@ -29,3 +29,8 @@ SOCKETIO = {
     "NODE_HEARTBEAT_INTERVAL": 0.5,
     "NODE_TIMEOUT": 2.0,
 }
+
+# A small bound on forwarded requests, for the test that reaches it from the client side.
+if os.environ.get("SIO_TEST_FORWARDED_REQUESTS"):
+    SOCKETIO["FORWARDED_REQUESTS"] = int(os.environ["SIO_TEST_FORWARDED_REQUESTS"])
+    SOCKETIO["NODE_CHANNEL_CAPACITY"] = 10 * SOCKETIO["FORWARDED_REQUESTS"]

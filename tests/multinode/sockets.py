@@ -73,4 +73,6 @@ class Rooms(Namespace):
             "groups": len(getattr(adapter, "groups", ())),
             "tag": io.engine.node_tag,
             "stats": vars(stats) if stats is not None else {},
+            # forwarded requests waiting here for their owner's answer
+            "forwarding": len(getattr(getattr(adapter, "forwarding", None), "_waiting", ())),
         }

@@ -23,7 +23,19 @@ import socketio
 from tests.balancer import Balancer, start_balancer
 from tests.processes import node_binary, start_server, terminate
 
-from .conftest import JS_DIR, NSP, ROOT, WAIT, Cluster, ClusterFactory, _log_file, _tail, connected
+from .conftest import (
+    JS_DIR,
+    NSP,
+    ROOT,
+    WAIT,
+    Cluster,
+    ClusterFactory,
+    _log_file,
+    _tail,
+    connected,
+    node_env,
+    start_nodes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -260,3 +272,43 @@ async def test_the_official_client_loses_a_killed_owner_fast_and_reconnects_once
             process.kill()
         await process.wait()
         balancer.stop()
+
+
+async def test_forwarded_requests_in_flight_are_bounded_per_process(redis: Any) -> None:
+    """FORWARDED_REQUESTS = 2: a third waiting GET forwarded by one process gets 503.
+
+    Seen from the client: two long polls for sessions of node0 wait at node1; the third
+    is refused at once with the documented error; the two waiting ones are still
+    answered (by the owner's next PING).
+    """
+    env = {**node_env("redis", redis), "SIO_TEST_FORWARDED_REQUESTS": "2"}
+    cluster = Cluster("redis", start_nodes(2, env, "bounded"), env, redis)
+    try:
+        await cluster.wait_ready()
+        owner, edge = cluster.nodes
+        sids = []
+        for _ in range(3):
+            status, body = await asyncio.to_thread(
+                _http, "GET", f"{owner.url}/socket.io/?EIO=4&transport=polling"
+            )
+            assert status == 200, body
+            sids.append(json.loads(body[1:])["sid"])
+        url = f"{edge.url}/socket.io/?EIO=4&transport=polling&sid="
+        waiting = [
+            asyncio.ensure_future(asyncio.to_thread(_http, "GET", url + s)) for s in sids[:2]
+        ]
+        async with connected(edge.url) as probe:
+            while (await probe.call("node_info"))["forwarding"] < 2:
+                assert not any(w.done() for w in waiting)
+                await asyncio.sleep(0.05)
+        started = time.monotonic()
+        refused = await asyncio.to_thread(_http, "GET", url + sids[2])
+        assert refused == (503, b'{"code":3,"message":"Too many forwarded requests"}')
+        assert time.monotonic() - started < 2  # at once, not after a wait
+        for status, body in await asyncio.gather(*waiting):
+            assert (status, body) == (200, b"2")  # the owner's PING, through node1
+        cluster.assert_no_errors()
+    finally:
+        cluster.stop()
+        for node in cluster.nodes:
+            node.log.close()
