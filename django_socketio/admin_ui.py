@@ -29,6 +29,7 @@ import hmac
 import logging
 import secrets
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,8 @@ class AdminUI(Observer):
         self._queue: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        #: Development mode: each connected socket's data as the UI last got it.
+        self._data: weakref.WeakKeyDictionary[Socket, Any] = weakref.WeakKeyDictionary()
         if config.mode == "development":
             server.observers.append(self)
 
@@ -297,10 +300,23 @@ class AdminUI(Observer):
         return socket.nsp is self.nsp
 
     def socket_connected(self, socket: Socket) -> None:
-        self._push("socket_connected", serialize(socket), now_iso())
+        serialized = serialize(socket)
+        self._data[socket] = serialized["data"]
+        self._push("socket_connected", serialized, now_iso())
 
     def socket_disconnected(self, socket: Socket, reason: str) -> None:
+        self._data.pop(socket, None)
         self._push("socket_disconnected", socket.nsp.name, socket.id, reason, now_iso())
+
+    def event_handled(self, socket: Socket, event: str) -> None:
+        # socket.data as JSON after each handler, compared with what the UI was last
+        # sent: nested changes (a list appended to) count too. Development mode only.
+        if socket not in self._data:
+            return
+        data = json_safe(socket.data)
+        if data != self._data[socket]:
+            self._data[socket] = data
+            self._push("socket_updated", {"id": socket.id, "nsp": socket.nsp.name, "data": data})
 
     def socket_upgraded(self, socket: Socket) -> None:
         self._push(

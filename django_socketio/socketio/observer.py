@@ -39,6 +39,14 @@ class Observer:
     def event_received(self, socket: Socket, event: str, args: list[Any]) -> None:
         """An event from the client, before the handler runs."""
 
+    def event_handled(self, socket: Socket, event: str) -> None:
+        """The handler of an event from the client returned or raised.
+
+        The moment a handler's changes to ``socket.data`` are visible (the Admin UI's
+        ``socket_updated``): Python has no cheap deep proxy, so a change is looked for
+        here rather than on every assignment.
+        """
+
     def event_sent(self, socket: Socket, event: str, args: tuple[Any, ...]) -> None:
         """An event emitted to this one socket (``socket.emit``)."""
 

@@ -833,6 +833,9 @@ class ServerNamespace:
             STATS.handler_errors += 1
             self._handler_failed(socket, event, args, exc, in_handler)
             return
+        finally:
+            for observer in self.server.observers:
+                observer.event_handled(socket, event)
         if packet.id is not None and socket.connected:
             ack_args = (
                 list(result) if isinstance(result, tuple) else [] if result is None else [result]

@@ -60,6 +60,12 @@ class Rooms(Namespace):
     async def on_server_event(self, event, *args):
         return {"event": event, "args": list(args)}
 
+    async def on_count(self, socket, item):
+        """Changes socket.data at the top level and inside a list (the Admin UI sees both)."""
+        socket.data["count"] = socket.data.get("count", 0) + 1
+        socket.data.setdefault("items", []).append(item)
+        return socket.data["count"]
+
     async def on_echo(self, socket, *args):
         return list(args)
 

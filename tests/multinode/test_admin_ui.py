@@ -195,6 +195,23 @@ async def test_admin_ui_protocol(ops: Any, clients: Clients) -> None:
         received = await admin.wait_for("event_received", lambda x: x[1] == late.sid)
         assert received[0] == NSP and received[2][0] == "join" and ISO.match(received[3])
 
+        # socket.data changes (top level and nested) come as socket_updated {id, nsp, data}
+        assert await late.call("count", "x") == 1
+        updated = await admin.wait_for(
+            "socket_updated", lambda x: x[0]["id"] == late.sid and "data" in x[0]
+        )
+        assert updated == [{"id": late.sid, "nsp": NSP, "data": {"count": 1, "items": ["x"]}}]
+        assert await late.call("count", "y") == 2
+        await admin.wait_for(
+            "socket_updated",
+            lambda x: x[0].get("data") == {"count": 2, "items": ["x", "y"]},
+        )
+        await late.call("echo", 1)  # data unchanged: no socket_updated (events come in order)
+        assert await late.call("count", "z") == 3
+        await admin.wait_for("socket_updated", lambda x: x[0].get("data", {}).get("count") == 3)
+        updates = [u for (u,) in admin.got("socket_updated") if u["id"] == late.sid]
+        assert [u["data"]["count"] for u in updates if "data" in u] == [1, 2, 3]
+
         # commands reach a socket on the other process
         await admin.emit("join", NSP, "red", late.sid)
         await admin.wait_for("room_joined", lambda x: x[1:3] == ["red", late.sid])
