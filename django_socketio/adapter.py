@@ -236,7 +236,9 @@ class ChannelLayerAdapter(Adapter):
 
         Every live node answers our hello at once and beats every `heartbeat_interval`.
         """
-        if self.started_at is None:
+        if self.started_at is None or self._in_memory:
+            # In memory there are no other processes (only other servers in tests):
+            # an unknown sid must not wait (single-process servers answer 400 at once).
             return 0.0
         return max(0.0, self.started_at + self.heartbeat_interval - self.clock())
 

@@ -104,6 +104,7 @@ async def test_a_fresh_process_forwards_its_first_request(nodes):
     """
     a, _, _ = nodes
     fresh = Node(a.adapter.layer)
+    fresh.adapter._in_memory = False  # stands for a process on a shared (Redis) layer
     try:
         sid = await handshake(a)
         assert fresh.adapter.channel is None  # nothing started it yet
@@ -119,6 +120,7 @@ async def test_a_fresh_process_forwards_its_first_request(nodes):
 async def test_a_fresh_process_still_says_unknown_for_a_tag_nobody_has(nodes):
     a, _, _ = nodes
     fresh = Node(a.adapter.layer)
+    fresh.adapter._in_memory = False
     try:
         got = await poll(fresh, "zzzz" + "A" * 16)
         assert (got["status"], got["body"]) == (400, UNKNOWN)
