@@ -1,7 +1,7 @@
-"""The conformance server with connection state recovery on (test_recovery.py)."""
+"""Recovery on, on the official clients' server (10 s ping timeout): test_recovery.py."""
 
-from tests.conformance.settings import *  # noqa: F403
-from tests.conformance.settings import SOCKETIO
+from tests.e2e.clients_settings import *  # noqa: F403
+from tests.e2e.clients_settings import SOCKETIO
 
 SOCKETIO = {**SOCKETIO, "RECOVERY": {"MAX_DISCONNECTION_DURATION": 120}}
 SILENCED_SYSTEM_CHECKS = ["django_socketio.W060"]  # one process on purpose

@@ -1,7 +1,10 @@
-"""Recovery with a one-second window and the middlewares run again (test_recovery.py)."""
+"""Recovery with a one-second window and the middlewares run again (test_recovery.py).
 
-from tests.conformance.settings import *  # noqa: F403
-from tests.conformance.settings import SOCKETIO
+On the official clients' server (clients_settings: 10 s ping timeout, 10 s CONNECT_TIMEOUT).
+"""
+
+from tests.e2e.clients_settings import *  # noqa: F403
+from tests.e2e.clients_settings import SOCKETIO
 
 SOCKETIO = {
     **SOCKETIO,

@@ -14,7 +14,7 @@ const io = new Server(http, {
     skipMiddlewares: (process.env.SKIP_MIDDLEWARES ?? "1") === "1",
   },
   pingInterval: 300,
-  pingTimeout: 200,
+  pingTimeout: 10000, // as tests/e2e/clients_settings.py: a loaded machine misses 200 ms
 });
 const nsp = io.of("/recovery");
 const middlewareRuns = new Map(); // socket id -> the `recovered` flag each run saw
