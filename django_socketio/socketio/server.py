@@ -465,7 +465,10 @@ class ServerNamespace:
             try:
                 frames, cache = outgoing.frames(socket.client.parser or default)
             except LookupError:
-                logger.warning("broadcast to %r skipped: %s", socket, "no encoding for its parser")
+                # Once per LIMIT_LOG_INTERVAL: it would repeat for every recipient.
+                self.server.log_limit(
+                    "encoding", "broadcast to %r skipped: no encoding for its parser", socket
+                )
                 continue
             if offset is not None:  # even if refused below: it is due (see recovery.py)
                 socket.last_sent = offset
