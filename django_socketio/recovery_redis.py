@@ -52,7 +52,7 @@ from typing import Any
 
 import msgpack
 
-from .socketio.recovery import StoredSession
+from .socketio.recovery import StoredSession, reaches
 
 __all__ = ["RedisRecoveryStore", "StoredSession", "StreamEntry", "StreamFeed", "parse_offset"]
 
@@ -87,11 +87,7 @@ class StreamEntry:
     except_rooms: frozenset[str]
 
     def reaches(self, rooms: Iterable[str]) -> bool:
-        """Would a socket in `rooms` (its own id included) have received it?"""
-        mine = set(rooms)
-        if self.rooms and not (self.rooms & mine):
-            return False
-        return not (self.except_rooms & mine)
+        return reaches(self.rooms, self.except_rooms, rooms)
 
     def with_offset(self) -> list[Any]:
         return [*self.data, self.offset]

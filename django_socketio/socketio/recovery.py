@@ -29,7 +29,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -72,6 +72,15 @@ class StoredSession:
     last_sent: str | None = None
 
 
+def reaches(to: frozenset[str], except_rooms: frozenset[str], rooms: Iterable[str]) -> bool:
+    """Would a socket in `rooms` (its own id included) have received a broadcast to `to`
+    (everyone when empty) except `except_rooms`? The in-memory log and the Redis store ask."""
+    mine = rooms if isinstance(rooms, (set, frozenset)) else set(rooms)
+    if to and to.isdisjoint(mine):
+        return False
+    return except_rooms.isdisjoint(mine)
+
+
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
     offset: str
@@ -83,10 +92,7 @@ class LoggedEvent:
     except_rooms: frozenset[str]
 
     def reaches(self, rooms: frozenset[str]) -> bool:
-        """Would a socket in `rooms` (its own id included) have received it?"""
-        if self.rooms and self.rooms.isdisjoint(rooms):
-            return False
-        return self.except_rooms.isdisjoint(rooms)
+        return reaches(self.rooms, self.except_rooms, rooms)
 
     def with_offset(self) -> list[Any]:
         return [*self.data, self.offset]
