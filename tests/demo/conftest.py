@@ -79,7 +79,18 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     env = demo_env(tmp_path_factory.mktemp("demo") / "db.sqlite3")
     _manage(env, "migrate", "--no-input", "-v", "0")
     _manage(env, "create_demo_user")
-    log = tempfile.NamedTemporaryFile(prefix="demo-daphne-", suffix=".log")  # noqa: SIM115
+    server = start_demo(env)
+    try:
+        wait_for_demo(server, time.monotonic() + START_TIMEOUT)
+        yield server
+    finally:
+        terminate(server.process)
+        server.log.close()
+
+
+def start_demo(env: dict[str, str], prefix: str = "demo-daphne-") -> DemoServer:
+    """``demo_project.asgi:application`` under daphne on a free port, its log in a temp file."""
+    log = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log")  # noqa: SIM115
     process, port = start_server(
         "daphne",
         "demo_project.asgi:application",
@@ -90,19 +101,17 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = DemoServer(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(server.url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"the demo did not start on port {port}:\n{server.log_text()}", pytrace=False
-                )
-            time.sleep(0.1)
-        yield server
-    finally:
-        terminate(process)
-        log.close()
+    return DemoServer(f"http://127.0.0.1:{port}", process, log)
+
+
+def wait_for_demo(server: DemoServer, deadline: float) -> None:
+    """Until the demo answers; the test fails with its log if it exits or `deadline` passes."""
+    while not _answers(server.url):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(
+                f"the demo did not start at {server.url}:\n{server.log_text()}", pytrace=False
+            )
+        time.sleep(0.1)
 
 
 @pytest.hookimpl(wrapper=True)

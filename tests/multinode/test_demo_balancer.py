@@ -7,17 +7,22 @@ the demo's processes share a private Redis (`REDIS_URL`) and one SQLite database
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.balancer import start_balancer
-from tests.demo.conftest import ROOT, START_TIMEOUT, DemoServer, _answers, _manage, demo_env
+from tests.demo.conftest import (
+    START_TIMEOUT,
+    DemoServer,
+    _manage,
+    demo_env,
+    start_demo,
+    wait_for_demo,
+)
 from tests.demo.test_browser import node, run_browser  # noqa: F401 (`node` is a fixture)
-from tests.processes import start_server, terminate
+from tests.processes import terminate
 
 from .conftest import RedisServer
 
@@ -35,23 +40,10 @@ def test_the_chat_demo_through_a_round_robin_balancer(
     servers = []
     try:
         for _ in range(3):
-            log = tempfile.NamedTemporaryFile(prefix="demo-rr-", suffix=".log")  # noqa: SIM115
-            process, port = start_server(
-                "daphne",
-                "demo_project.asgi:application",
-                "--websocket_timeout",
-                "-1",
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            servers.append(DemoServer(f"http://127.0.0.1:{port}", process, log))
+            servers.append(start_demo(env, prefix="demo-rr-"))
         deadline = time.monotonic() + START_TIMEOUT
         for server in servers:
-            while not _answers(server.url):
-                assert time.monotonic() < deadline, server.log_text()
-                time.sleep(0.1)
+            wait_for_demo(server, deadline)
         balancer = start_balancer([int(s.url.rsplit(":", 1)[1]) for s in servers])
         try:
             front = DemoServer(balancer.url, servers[0].process, servers[0].log)
