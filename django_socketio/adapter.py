@@ -36,6 +36,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from .direct import DirectPath
 from .engineio.engine import generate_tag
 from .exceptions import EmitError
 from .forwarding import PollingForwarder
@@ -165,6 +166,8 @@ class ChannelLayerAdapter(Adapter):
         self.forwarded_requests = forwarded_requests
         self.node_id = uuid.uuid4().hex
         self.channel: str | None = None
+        #: Unicast to other processes in one Redis command (channels-redis layers only).
+        self.direct: DirectPath | None = None
         self.started_at: float | None = None  # `clock()` when we said hello
         self.nodes = NodeTable(node_timeout)
         self.groups: set[str] = set()
@@ -222,6 +225,13 @@ class ChannelLayerAdapter(Adapter):
             engine.forwarder = self.forwarding
             self._check_expiry(engine.config.ping_interval)
         self.channel = await self.layer.new_channel(NODE_CHANNEL_PREFIX)
+        direct = DirectPath.for_layer(self.layer)
+        if direct is not None:
+            try:
+                await direct.start(self.channel, self._dispatch)
+                self.direct = direct
+            except Exception as exc:  # Redis down at start-up: the layer's path only
+                logger.warning("no direct path between processes (%s)", exc)
         await self._safe(self.layer.group_add(NODES_GROUP, self.channel))
         self._tasks = [
             asyncio.ensure_future(self._receive_loop()),
@@ -246,6 +256,9 @@ class ChannelLayerAdapter(Adapter):
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        if self.direct is not None:
+            await self.direct.stop()
+            self.direct = None
         if self.channel is not None:
             await self._send_group(NODES_GROUP, Bye(self.node_id))
             for group in [NODES_GROUP, *self.groups]:
@@ -395,7 +408,10 @@ class ChannelLayerAdapter(Adapter):
         return await self._safe(self.layer.group_send(group, message.encode()))
 
     async def _send(self, channel: str, message: Message) -> bool:
-        return await self._safe(self.layer.send(channel, message.encode()))
+        encoded = message.encode()
+        if self.direct is not None and await self.direct.send(channel, encoded):
+            return True
+        return await self._safe(self.layer.send(channel, encoded))
 
     async def _receive_loop(self) -> None:
         backoff = 0.1
@@ -419,18 +435,22 @@ class ChannelLayerAdapter(Adapter):
                 await self._resync()
                 continue
             backoff = 0.1
-            if message.get("node") == self.node_id:
-                continue  # our own: delivered locally already
-            self.stats.received += 1
-            try:
-                typed = decode(message)
-            except MessageError as exc:  # another version, or not ours: never fatal
-                logger.warning("dropped a message from node %s: %s", message.get("node"), exc)
-                continue
-            try:
-                await getattr(self, typed.type.replace(".", "_"))(typed)
-            except Exception:
-                logger.exception("handling %s from node %s failed", typed.type, typed.node)
+            await self._dispatch(message)
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        """One message from the layer or the direct path, to its `sio_*` handler."""
+        if message.get("node") == self.node_id:
+            return  # our own: delivered locally already
+        self.stats.received += 1
+        try:
+            typed = decode(message)
+        except MessageError as exc:  # another version, or not ours: never fatal
+            logger.warning("dropped a message from node %s: %s", message.get("node"), exc)
+            return
+        try:
+            await getattr(self, typed.type.replace(".", "_"))(typed)
+        except Exception:
+            logger.exception("handling %s from node %s failed", typed.type, typed.node)
 
     async def sio_broadcast(self, message: Broadcast) -> None:
         if message.id in self._recent:

@@ -1,0 +1,188 @@
+"""Messages to one other process in one Redis command, on a channels-redis layer's Redis.
+
+[edge] A forwarded polling request is two unicast messages (the request to the
+owner, its answer back). `RedisChannelLayer` spends eight Redis round trips on
+each (ZREMRANGEBYSCORE, ZCOUNT, ZADD and EXPIRE to send; a cleanup script,
+BZPOPMIN, ZADD and ZPOPMIN to receive), every one a loopback write and a
+wake-up, and reads its channel one message at a time: that made a forwarded
+poll cost about five times a local one. Here a message to a node channel is
+one PUBLISH on a pub/sub channel named after it, read by the node on one
+subscribed connection (no command per message received); publishes queued
+behind one in flight go out together, in order, in one pipeline.
+
+Only unicast messages take this path; groups stay on the layer. A PUBLISH that
+no process received (the other process has no direct path, or is restoring its
+subscription after a Redis outage) counts 0 subscribers, and the caller sends
+through the layer instead: any mix of processes keeps working. Messages are
+serialised by the layer's own serializer, so its encryption keys apply.
+The layer's `hosts` and prefix are read from channels-redis objects (its
+`_shards` for the pub/sub layer): a channels-redis upgrade is checked by the
+multi-node tests, which run on both layers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+logger = logging.getLogger("django_socketio.adapter")
+
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _redis_hosts(layer: Any) -> tuple[list[dict[str, Any]], str] | None:
+    """(hosts, prefix) of a channels-redis layer, or None for any other layer."""
+    try:
+        from channels_redis.core import RedisChannelLayer
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+    except ImportError:
+        return None
+    if isinstance(layer, RedisChannelLayer):
+        return list(layer.hosts), layer.prefix
+    if isinstance(layer, RedisPubSubChannelLayer):
+        loop_layer = layer._get_layer()  # the pub/sub layer keeps its hosts per event loop
+        return [shard.host for shard in loop_layer._shards], loop_layer.prefix
+    return None
+
+
+class _Publisher:
+    """One connection to one Redis; what queues while a pipeline is out goes in the next."""
+
+    def __init__(self, host: dict[str, Any]) -> None:
+        from channels_redis.utils import create_pool
+        from redis import asyncio as aioredis
+
+        self.redis = aioredis.Redis(connection_pool=create_pool(host))
+        self.queue: list[tuple[str, bytes, asyncio.Future[bool]]] = []
+        self.wake = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    def publish(self, name: str, data: bytes) -> asyncio.Future[bool]:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.queue.append((name, data, done))
+        self.wake.set()
+        return done
+
+    async def _run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batch, self.queue = self.queue, []
+            if not batch:
+                continue
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for name, data, _ in batch:
+                        pipe.publish(name, data)
+                    counts = await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("direct publish failed (%s); sending through the layer", exc)
+                counts = [0] * len(batch)
+            for (_, _, done), count in zip(batch, counts, strict=True):
+                if not done.done():
+                    done.set_result(bool(count))
+
+    async def close(self) -> None:
+        self.task.cancel()
+        for _, _, done in self.queue:
+            if not done.done():
+                done.set_result(False)
+        await self.redis.aclose(close_connection_pool=True)
+
+
+class DirectPath:
+    """Unicast between node channels over Redis pub/sub, beside a channels-redis layer."""
+
+    def __init__(self, hosts: list[dict[str, Any]], prefix: str, layer: Any) -> None:
+        self.hosts = hosts
+        self.prefix = prefix
+        self.serialize: Callable[[dict[str, Any]], bytes] = layer.serialize
+        self.deserialize: Callable[[bytes], dict[str, Any]] = layer.deserialize
+        self.sent = 0  # messages that reached their process this way
+        self.received = 0
+        self._publishers: dict[int, _Publisher] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    @classmethod
+    def for_layer(cls, layer: Any) -> DirectPath | None:
+        found = _redis_hosts(layer)
+        if found is None or not found[0]:
+            return None
+        return cls(found[0], found[1], layer)
+
+    def _name(self, channel: str) -> tuple[int, str]:
+        from channels_redis.utils import _consistent_hash
+
+        return _consistent_hash(channel, len(self.hosts)), f"{self.prefix}sio-direct:{channel}"
+
+    async def start(self, channel: str, deliver: Deliver) -> None:
+        """Subscribe to our node channel's name; returns once subscribed (or raises)."""
+        from channels_redis.utils import create_pool
+        from redis import asyncio as aioredis
+
+        index, name = self._name(channel)
+        redis = aioredis.Redis(connection_pool=create_pool(self.hosts[index]))
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(name)
+        except BaseException:
+            await pubsub.aclose()
+            await redis.aclose(close_connection_pool=True)
+            raise
+        self._listener = asyncio.ensure_future(self._listen(redis, pubsub, name, deliver))
+
+    async def _listen(self, redis: Any, pubsub: Any, name: str, deliver: Deliver) -> None:
+        backoff = 0.1
+        try:
+            while True:
+                try:
+                    if not pubsub.subscribed:
+                        await pubsub.subscribe(name)
+                    found = await pubsub.get_message(timeout=None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Meanwhile our publishers' PUBLISH counts 0 and they use the layer.
+                    logger.warning("direct subscription lost (%s); again in %.1f s", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue  # redis-py reconnects and subscribes again
+                backoff = 0.1
+                if found is None or found.get("type") != "message":
+                    continue
+                try:
+                    message = self.deserialize(found["data"])
+                except Exception as exc:  # not ours, or another key: never fatal
+                    logger.warning("dropped an undecodable direct message: %s", exc)
+                    continue
+                self.received += 1
+                await deliver(message)
+                await asyncio.sleep(0)  # a backlog must not starve the rest of the process
+        finally:
+            await pubsub.aclose()
+            await redis.aclose(close_connection_pool=True)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> bool:
+        """True if the process behind `channel` got it; False: send it through the layer."""
+        index, name = self._name(channel)
+        publisher = self._publishers.get(index)
+        if publisher is None:
+            publisher = self._publishers[index] = _Publisher(self.hosts[index])
+        reached = await publisher.publish(name, self.serialize(message))
+        self.sent += reached
+        return reached
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        for publisher in self._publishers.values():
+            await publisher.close()
+        self._publishers = {}
