@@ -36,7 +36,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
-from .direct import DirectPath
+from .direct import DirectError, DirectPath
 from .engineio.engine import generate_tag
 from .exceptions import EmitError
 from .forwarding import PollingForwarder
@@ -409,8 +409,14 @@ class ChannelLayerAdapter(Adapter):
 
     async def _send(self, channel: str, message: Message) -> bool:
         encoded = message.encode()
-        if self.direct is not None and await self.direct.send(channel, encoded):
-            return True
+        if self.direct is not None:
+            try:
+                if await self.direct.send(channel, encoded):
+                    return True
+            except DirectError as exc:  # maybe delivered: not sent again through the layer
+                self.stats.errors += 1
+                logger.warning("%s", exc)
+                return False
         return await self._safe(self.layer.send(channel, encoded))
 
     async def _receive_loop(self) -> None:
