@@ -28,6 +28,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS
 from .engineio.session import BACKLOG_POLICIES
+from .recovery_store import URL_SCHEMES, layer_redis
 from .socketio.limits import POLICIES
 
 DAPHNE_MAX_MESSAGE = 1024 * 1024
@@ -257,11 +258,18 @@ JSON_ENCODER = Rule(
 PARSER = Rule(_parser, ID + "E012", hint="See 'The MessagePack parser' in the README.")
 
 
+def _recovery_store(value: Any) -> str | None:
+    if value in ("auto", "memory") or (isinstance(value, str) and value.startswith(URL_SCHEMES)):
+        return None
+    return f"must be 'auto', 'memory' or a redis:// URL, not {value!r}"
+
+
 #: SOCKETIO["RECOVERY"] keys and the rule of each value.
 RECOVERY_KEYS: dict[str, Callable[[Any], str | None]] = {
     "MAX_DISCONNECTION_DURATION": _positive_seconds,
     "SKIP_MIDDLEWARES": _bool,
     "MAX_EVENTS": _positive_int,
+    "STORE": _recovery_store,
 }
 
 
@@ -447,14 +455,19 @@ def check_recovery_scope(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         return []
     if _recovery(raw["RECOVERY"]) is not None:
         return []  # E060 says what is wrong
+    store = raw["RECOVERY"].get("STORE", "auto")
+    alias = raw.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"])
+    if store != "memory" and (store != "auto" or layer_redis(alias) is not None):
+        return []  # in Redis: every process recovers every session
     return [
         Warning(
             "SOCKETIO['RECOVERY'] is on, and sessions and missed events are kept in each "
             "server process's memory: a client that reconnects to another process, or "
             "after a restart, gets a fresh session (socket.recovered is False).",
-            hint="Run one server process, or send each client back to the process that "
-            "served it (sticky sessions); add 'django_socketio.W060' to "
-            "SILENCED_SYSTEM_CHECKS once that is so.",
+            hint="Use a channels_redis layer (its Redis then keeps them, 'STORE': 'auto') "
+            "or set 'STORE' to a redis:// URL; or run one server process, or send each "
+            "client back to the process that served it (sticky sessions) and add "
+            "'django_socketio.W060' to SILENCED_SYSTEM_CHECKS.",
             id=ID + "W060",
         )
     ]

@@ -77,7 +77,9 @@ DEFAULTS: dict[str, Any] = {
 RECOVERY_DEFAULTS: dict[str, Any] = {
     "MAX_DISCONNECTION_DURATION": 120.0,  # seconds a session and its missed events are kept
     "SKIP_MIDDLEWARES": True,  # a recovered socket does not run connection middlewares
-    "MAX_EVENTS": 10_000,  # events kept per process at most (the oldest go first)
+    "MAX_EVENTS": 10_000,  # events kept at most (per process in memory; the Redis stream's MAXLEN)
+    # "auto": the Redis of a channels-redis layer, else "memory"; or a redis:// URL
+    "STORE": "auto",
 }
 
 
@@ -215,6 +217,7 @@ def _recovery(value: dict[str, Any] | None) -> RecoveryConfig | None:
         max_disconnection_duration=float(merged["MAX_DISCONNECTION_DURATION"]),
         skip_middlewares=bool(merged["SKIP_MIDDLEWARES"]),
         max_events=int(merged["MAX_EVENTS"]),
+        store=str(merged["STORE"]),
     )
 
 

@@ -223,6 +223,9 @@ class RedisRecoveryStore:
                 "pid": session.pid,
                 "rooms": sorted(session.rooms),
                 "data": session.data,
+                "position": session.position,
+                "last_sent": session.last_sent,
+                "left_at": self.clock(),
             },
             use_bin_type=True,
         )
@@ -237,10 +240,38 @@ class RedisRecoveryStore:
             return None
         try:
             raw = msgpack.unpackb(blob, raw=False)
-            return StoredSession(raw["sid"], raw["pid"], frozenset(raw["rooms"]), raw["data"])
+            return StoredSession(
+                raw["sid"],
+                raw["pid"],
+                frozenset(raw["rooms"]),
+                raw["data"],
+                raw.get("position"),
+                raw.get("last_sent"),
+                raw.get("left_at"),
+            )
         except (KeyError, ValueError, TypeError, msgpack.UnpackException):
             logger.warning("dropped an unreadable stored session for pid %r", pid)
             return None
+
+    async def retains_after(self, position: str, left_at: float | None) -> bool:
+        """Is every entry after `position` (the newest when a session left at
+        `left_at`) still in the stream?
+
+        Trimming removes the oldest entries. If the oldest kept is at or before
+        `position`, nothing after it went. Otherwise only entries older than the
+        oldest kept went: none of them came after `position` if the oldest kept is
+        older than the moment the session left (`position` was the newest then).
+        """
+        at = parse_offset(position)
+        if at is None:
+            return False
+        oldest = await self.client.xrange(self.stream, "-", "+", count=1)
+        if not oldest:
+            return True  # nothing kept: nothing was added since (the window is not over)
+        first = parse_offset(_text(oldest[0][0]))
+        if first is None or first <= at:
+            return True
+        return left_at is not None and first[0] < int(left_at * 1000)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -334,6 +365,31 @@ class StreamFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._moved.wait(), left)
         return True
+
+    async def missed(
+        self, namespace: str, session: StoredSession, offset: str | None
+    ) -> list[list[Any]] | None:
+        """What `session`'s client missed after its `offset`, up to `position`; None if
+        that cannot be told whole (a forged offset, entries trimmed): a fresh session.
+
+        A client whose offset is not in the stream (it never got an event, or its
+        last one was trimmed by age) still recovers if it is the last event written
+        to the socket (`last_sent`): it had everything, and missed what came after
+        the reader's position when it left (reference bugs #5282 and #4888).
+        The caller must join the socket's rooms before its next await (`replay`).
+        """
+        store = self.store
+        if parse_offset(offset) is not None and await store.contains(offset):  # type: ignore[arg-type]
+            start = offset
+        elif offset == session.last_sent and session.position is not None:
+            start = session.position
+            if not await store.retains_after(start, session.left_at):
+                return None
+        else:
+            return None
+        if not await self.reached(start):  # type: ignore[arg-type]
+            return None
+        return await self.replay(namespace, session.rooms, start)  # type: ignore[arg-type]
 
     async def replay(self, namespace: str, rooms: Iterable[str], offset: str) -> list[list[Any]]:
         """The events after `offset` a socket in `rooms` missed, up to `position`.

@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 class DjangoSocketIOServer(SocketIOServer):
     admin_ui: Any = None  # the AdminUI, when SOCKETIO["ADMIN_UI"] is set
+    _feed_started: asyncio.Future[None] | None = None  # the Redis recovery log's reader
 
     def configure(self) -> None:
         settings = get_settings()
@@ -47,7 +48,11 @@ class DjangoSocketIOServer(SocketIOServer):
                 parser.default = default
         self.inbound = settings.inbound
         if settings.recovery is not None and self.recovery is None:
-            self.enable_recovery(settings.recovery)
+            from .recovery_store import LoopStores, redis_target
+
+            target = redis_target(settings.recovery, settings.channel_layer)
+            store = None if target is None else LoopStores(*target, settings.recovery)
+            self.enable_recovery(settings.recovery, store)
         live.install(self)
         if settings.admin_ui is not None and self.admin_ui is None:
             from django.conf import settings as django_settings
@@ -60,6 +65,18 @@ class DjangoSocketIOServer(SocketIOServer):
         await super().start()
         if self.admin_ui is not None:
             self.admin_ui.start()
+        if getattr(self.recovery_store, "delivers", False):
+            await self._start_recovery_feed()
+
+    async def _start_recovery_feed(self) -> None:
+        """Read the Redis recovery log from now on (a serving process: it has sockets)."""
+        if self._feed_started is None:
+            from .recovery_redis import StreamFeed
+
+            self.recovery_feed = StreamFeed(self.recovery_store.current(), self.deliver_entry)
+            self._feed_started = asyncio.ensure_future(self.recovery_feed.start())
+        if not self._feed_started.done():
+            await asyncio.shield(self._feed_started)
 
     def make_adapter(self) -> Adapter:
         from channels.layers import get_channel_layer

@@ -429,8 +429,9 @@ def test_inbound_limits_reach_the_settings() -> None:
         (
             {"WINDOW": 3},
             "has an unknown key 'WINDOW' (known: MAX_DISCONNECTION_DURATION, "
-            "SKIP_MIDDLEWARES, MAX_EVENTS)",
+            "SKIP_MIDDLEWARES, MAX_EVENTS, STORE)",
         ),
+        ({"STORE": "redis"}, "['STORE'] must be 'auto', 'memory' or a redis:// URL, not 'redis'"),
         (
             {"MAX_DISCONNECTION_DURATION": 0},
             "['MAX_DISCONNECTION_DURATION'] must be a positive number of seconds, not 0",
@@ -463,3 +464,39 @@ def test_recovery_on_warns_that_it_stays_within_each_process() -> None:
     assert "gets a fresh session" in warning.msg
     assert build_settings({"RECOVERY": {}}).recovery is not None
     assert build_settings().recovery is None
+
+
+REDIS_LAYERS = [
+    {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://r:1"]}},
+    {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [("r", 1)]}},
+]
+
+
+@pytest.mark.parametrize("layer", REDIS_LAYERS)
+def test_recovery_across_processes_does_not_warn(layer: dict[str, Any]) -> None:
+    """W060 only when a session cannot be recovered on another process."""
+    with override_settings(CHANNEL_LAYERS={"default": layer}, SOCKETIO={"RECOVERY": {}}):
+        assert checks.check_recovery_scope() == []  # "auto": the layer's Redis
+        with override_settings(SOCKETIO={"RECOVERY": {"STORE": "memory"}}):
+            assert [w.id for w in checks.check_recovery_scope()] == ["django_socketio.W060"]
+    with override_settings(SOCKETIO={"RECOVERY": {"STORE": "redis://elsewhere:6379/2"}}):
+        assert checks.check_recovery_scope() == []  # in-memory layer, Redis store
+    with override_settings(SOCKETIO={"RECOVERY": {}, "CHANNEL_LAYER": None}):
+        assert [w.id for w in checks.check_recovery_scope()] == ["django_socketio.W060"]
+
+
+def test_the_store_recovery_uses() -> None:
+    from django_socketio.recovery_store import KEY_PREFIX, redis_target
+
+    config = build_settings({"RECOVERY": {}}).recovery
+    assert config is not None and config.store == "auto"
+    assert redis_target(config, "default") is None  # the in-memory layer: memory
+    with override_settings(CHANNEL_LAYERS={"default": REDIS_LAYERS[0]}):
+        host, prefix = redis_target(config, "default")  # type: ignore[misc]
+        assert host["address"] == "redis://r:1" and prefix == "asgi" + KEY_PREFIX
+        assert redis_target(config, None) is None
+    with override_settings(CHANNEL_LAYERS={"default": REDIS_LAYERS[1]}):
+        host, _prefix = redis_target(config, "default")  # type: ignore[misc]
+        assert (host["host"], host["port"]) == ("r", 1)
+    url = build_settings({"RECOVERY": {"STORE": "unix:///run/r.sock"}}).recovery
+    assert redis_target(url, "default") == ("unix:///run/r.sock", KEY_PREFIX)  # type: ignore[arg-type]

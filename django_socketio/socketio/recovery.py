@@ -54,8 +54,11 @@ class RecoveryConfig:
     max_disconnection_duration: float = 120.0
     #: A recovered socket does not run the connection middlewares again.
     skip_middlewares: bool = True
-    #: Events the in-memory log keeps at most (the oldest go first).
+    #: Events the log keeps at most (the oldest go first): per process in memory,
+    #: the stream's MAXLEN (approximate) in Redis.
     max_events: int = 10_000
+    #: "auto" (the channels-redis layer's Redis, else memory), "memory", or a Redis URL.
+    store: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class StoredSession:
     position: str | None = None
     #: The offset of the last recoverable event written to the socket (None: none).
     last_sent: str | None = None
+    #: When it left (epoch seconds; the Redis store sets it: see `StreamFeed.missed`).
+    left_at: float | None = None
 
 
 def reaches(to: frozenset[str], except_rooms: frozenset[str], rooms: Iterable[str]) -> bool:

@@ -420,8 +420,15 @@ class ServerNamespace:
         adapter = server.adapter  # first: setting up configures the parsers (outside a server)
         store, offset = server.recovery_store, None
         if store is not None and not opts.volatile:
-            # Recoverable: the offset goes last, the same for every recipient.
-            offset = await store.append(self.name, [event, *args], opts.rooms, opts.except_rooms)
+            if getattr(store, "delivers", False):
+                if not opts.local:
+                    await self.log_recoverable(store, event, args, opts)
+                    return
+            else:
+                # Recoverable: the offset goes last, the same for every recipient.
+                offset = await store.append(
+                    self.name, [event, *args], opts.rooms, opts.except_rooms
+                )
         data = [event, *args] if offset is None else [event, *args, offset]
         outgoing = Outgoing(Packet(PacketType.EVENT, self.name, data))
         parsers = [server.parser] if opts.local else server.parsers_in_use()
@@ -439,6 +446,24 @@ class ServerNamespace:
             raise EmitError(f"event {event!r} reached no one: {exc}") from exc.__cause__
         if not published and not serving:
             raise EmitError(f"event {event!r} reached no one: {server.unreachable_reason()}")
+
+    async def log_recoverable(
+        self, store: Any, event: str, args: tuple[Any, ...], opts: BroadcastOptions
+    ) -> None:
+        """A recoverable broadcast with a store that delivers (Redis): only logged there.
+
+        Every serving process reads the log and delivers each entry to its own
+        sockets (`SocketIOServer.deliver_entry`), so every socket gets its events in
+        the log's order, the order its offset refers to (see recovery_redis.py).
+        """
+        try:  # as the clients will see them, and as msgpack can store them
+            wire = plain_data(list(args), getattr(self.server.parser, "default", None))
+        except (TypeError, ValueError) as exc:
+            raise EncodeError(f"cannot encode the arguments of event {event!r}: {exc}") from exc
+        try:
+            await store.append(self.name, [event, *wire], opts.rooms, opts.except_rooms)
+        except Exception as exc:
+            raise EmitError(f"event {event!r} reached no one: the recovery store failed") from exc
 
     async def deliver(
         self,
@@ -734,7 +759,13 @@ class ServerNamespace:
                 await live.send_frames(live.client.encode(Packet(PacketType.DISCONNECT, self.name)))
                 await self.remove(live, DisconnectReason.FORCED_CLOSE)
             session = await store.take(self.name, pid)
-            missed = store.missed(self.name, session, offset) if session is not None else None
+            missed = None
+            if session is not None and session.sid not in self.sockets:
+                feed = server.recovery_feed
+                if feed is not None:  # then no await before joining the rooms (see add)
+                    missed = await feed.missed(self.name, session, offset)
+                elif not getattr(store, "delivers", False):
+                    missed = store.missed(self.name, session, offset)
             if session is not None and missed is not None and session.sid not in self.sockets:
                 socket.restore(session, missed, offset)
                 STATS.recoveries += 1
@@ -753,7 +784,7 @@ class ServerNamespace:
             socket.pid,
             frozenset(self.rooms.rooms_of(socket.id)),
             socket.data,
-            store.position,
+            feed.position if (feed := self.server.recovery_feed) is not None else store.position,
             socket.last_sent,
         )
         try:
@@ -960,14 +991,39 @@ class SocketIOServer:
         self.serving = False
         #: Connection state recovery (``SOCKETIO["RECOVERY"]``): None when off.
         self.recovery: RecoveryConfig | None = None
-        self.recovery_store: MemoryRecoveryStore | None = None
+        self._recovery_store: Any = None
+        #: With a store that delivers (Redis): this serving process's reader of its
+        #: log (`recovery_redis.StreamFeed`), which calls `deliver_entry`.
+        self.recovery_feed: Any = None
 
-    def enable_recovery(self, config: RecoveryConfig) -> None:
-        """Turn connection state recovery on, with this process's in-memory store."""
+    @property
+    def recovery_store(self) -> Any:
+        """Where recoverable events and sessions are kept (`recovery.RecoveryStore`)."""
+        return self._recovery_store
+
+    def enable_recovery(self, config: RecoveryConfig, store: Any = None) -> None:
+        """Turn connection state recovery on, with `store` (this process's memory by default).
+
+        A store with ``delivers`` true (Redis) carries every recoverable broadcast to
+        the serving processes, which then need a `recovery_feed`.
+        """
         self.recovery = config
-        self.recovery_store = MemoryRecoveryStore(
-            config.max_disconnection_duration, config.max_events
+        self._recovery_store = (
+            store
+            if store is not None
+            else MemoryRecoveryStore(config.max_disconnection_duration, config.max_events)
         )
+
+    async def deliver_entry(self, entry: Any) -> None:
+        """Write one entry of the recovery log (`recovery_redis.StreamEntry`) to the
+        local sockets it reaches, tagged with its offset."""
+        nsp = self.namespaces.get(entry.namespace)
+        if nsp is None or not nsp.sockets:
+            return
+        event, *args = entry.data
+        outgoing = Outgoing(Packet(PacketType.EVENT, nsp.name, entry.with_offset()))
+        opts = BroadcastOptions(rooms=entry.rooms, except_rooms=entry.except_rooms)
+        await nsp.deliver(outgoing, opts, event, tuple(args), entry.offset)
 
     # -- set-up ---------------------------------------------------------------------------
 

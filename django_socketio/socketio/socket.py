@@ -27,6 +27,7 @@ from .limits import InboundState
 from .namespace import check_event
 from .packets import Packet, PacketType
 from .recovery import StoredSession
+from .rooms import BroadcastOptions
 
 if TYPE_CHECKING:
     from .operators import BroadcastOperator
@@ -329,6 +330,15 @@ class Socket:
         offset = None
         store = self.nsp.server.recovery_store
         if store is not None and ack_id is None:
+            if getattr(store, "delivers", False):
+                # Through the log like a broadcast to its own room (see recovery_redis.py):
+                # delivered by the log's reader, in the log's order, to wherever it is.
+                await self.nsp.log_recoverable(
+                    store, event, args, BroadcastOptions(rooms=frozenset((self.id,)))
+                )
+                for observer in self.nsp.server.observers:
+                    observer.event_sent(self, event, args)
+                return True
             # Recoverable: logged as sent to this socket's own room, replayed if it drops
             # (outgoing middlewares run again on the replay, as on a broadcast). Also
             # after it left: an emit from ``on_disconnect`` reaches it when it recovers.

@@ -7,6 +7,7 @@ drive it, to show the order and exactly-once rules the module doc argues for.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import uuid
 
@@ -56,7 +57,9 @@ async def test_sessions_are_single_use(store):
     session = StoredSession("s1", "p1", frozenset({"s1", "room"}), {"n": 1, "b": b"\x00"})
     await store.persist("/", session)
     assert await store.take("/other", "p1") is None  # per namespace
-    assert await store.take("/", "p1") == session
+    taken = await store.take("/", "p1")
+    assert taken is not None and taken.left_at is not None
+    assert dataclasses.replace(taken, left_at=None) == session
     assert await store.take("/", "p1") is None
 
 
@@ -175,3 +178,24 @@ async def test_a_restore_replays_exactly_up_to_the_reader_and_no_further(store):
     got = replayed + live
     assert got == written, (len(got), len(written))
     await feed.stop()
+
+
+async def test_a_quiet_sessions_position_and_last_sent_are_kept(store):
+    """#5282/#4888 across processes: what `StreamFeed.missed` needs comes back."""
+    session = StoredSession("s", "p", frozenset({"s"}), None, "17-0", None)
+    await store.persist("/", session)
+    taken = await store.take("/", "p")
+    assert (taken.position, taken.last_sent) == ("17-0", None)
+
+
+async def test_retains_after_tells_whether_entries_after_a_position_were_trimmed(client):
+    store = RedisRecoveryStore(client, prefix="t" + uuid.uuid4().hex[:8], window=60.0)
+    assert await store.retains_after("5-0", None)  # an empty stream lost nothing
+    offsets = [await store.append("/", ["e", i], frozenset(), frozenset()) for i in range(3)]
+    assert await store.retains_after(offsets[0], None)
+    await client.xtrim(store.stream, minid=offsets[2], approximate=False)  # drops two
+    assert await store.retains_after(offsets[2], None)
+    assert not await store.retains_after(offsets[0], None)  # offsets[1] may have been missed
+    ms = parse_offset(offsets[2])[0]
+    assert await store.retains_after("1-0", (ms + 1) / 1000)  # left after the oldest kept
+    assert not await store.retains_after("forged", None)
