@@ -336,16 +336,20 @@ class ClusterFactory:
         self.redis = redis
         self.clusters: list[Cluster] = []
 
-    def start(self, count: int = 3, layer: str = "redis") -> Cluster:
-        env = node_env(layer, self.redis)
+    def start(
+        self, count: int = 3, layer: str = "redis", extra_env: dict[str, str] | None = None
+    ) -> Cluster:
+        env = {**node_env(layer, self.redis), **(extra_env or {})}
         cluster = Cluster(layer, start_nodes(count, env, layer), env, self.redis)
         self.clusters.append(cluster)
         if layer != "memory":
             _in_thread(cluster.wait_ready)
         return cluster
 
-    async def __call__(self, count: int = 3, layer: str = "redis") -> Cluster:
-        return await asyncio.to_thread(self.start, count, layer)
+    async def __call__(
+        self, count: int = 3, layer: str = "redis", extra_env: dict[str, str] | None = None
+    ) -> Cluster:
+        return await asyncio.to_thread(self.start, count, layer, extra_env)
 
     def close(self) -> None:
         for cluster in self.clusters:

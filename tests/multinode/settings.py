@@ -34,3 +34,8 @@ SOCKETIO = {
 if os.environ.get("SIO_TEST_FORWARDED_REQUESTS"):
     SOCKETIO["FORWARDED_REQUESTS"] = int(os.environ["SIO_TEST_FORWARDED_REQUESTS"])
     SOCKETIO["NODE_CHANNEL_CAPACITY"] = 10 * SOCKETIO["FORWARDED_REQUESTS"]
+
+# Connection state recovery (test_recovery.py): the window in seconds; the store is
+# "auto", that is the layer's Redis.
+if os.environ.get("SIO_TEST_RECOVERY"):
+    SOCKETIO["RECOVERY"] = {"MAX_DISCONNECTION_DURATION": float(os.environ["SIO_TEST_RECOVERY"])}

@@ -1,0 +1,82 @@
+"""Connection state recovery across processes: the official client on three daphnes.
+
+The nodes share a private Redis through channels-redis, and ``SOCKETIO["RECOVERY"]``
+keeps its default store ("auto": that Redis). socket.io-client 4.8 with
+``connectionStateRecovery`` (js/recovery.mjs) is dropped on one process and
+reconnects to another each time; what it missed was emitted from the other processes
+and from a Django view (``emit_sync``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import Cluster, ClusterFactory
+
+#: What one `away` (tests/sioapp/sockets.py, the recovery namespace) sends the socket:
+#: namespace-wide, its room, its own id, binary; not the other room, the volatile emit
+#: nor the emit with an ack.
+AWAY = [["all", 1], ["room", 2], ["direct", 3], ["bin", {"$bin": "0001"}]]
+STREAM_ID = re.compile(r"^\d+-\d+$")
+
+
+@pytest.fixture(scope="module", params=["redis", "pubsub"])
+def cluster(request: pytest.FixtureRequest, redis: Any) -> Iterator[Cluster]:
+    factory = ClusterFactory(redis)
+    try:
+        yield factory.start(3, request.param, {"SIO_TEST_RECOVERY": "120"})
+    finally:
+        factory.close()
+
+
+@pytest.fixture(params=[["websocket"], ["polling"]], ids=["websocket", "polling"])
+def transports(request: pytest.FixtureRequest) -> list[str]:
+    return request.param
+
+
+async def scenario(run_node: Any, cluster: Cluster, name: str, transports: list[str]) -> Any:
+    config = {"urls": cluster.urls, "scenario": name, "transports": transports}
+    (line,) = await run_node("recovery", json.dumps(config))
+    assert line["event"] == "result", line.get("error")
+    return line
+
+
+async def test_a_client_recovers_on_another_process_each_time(
+    run_node: Any, cluster: Cluster, transports: list[str]
+) -> None:
+    got = await scenario(run_node, cluster, "hops", transports)
+    sid = got["first"]["id"]
+    offsets = [got["first"]["events"][0][-1]]
+    for hop, step in enumerate(got["hops"], 1):
+        assert step["reason"] == "transport close"
+        assert step["recovered"] is True and step["id"] == sid, f"hop {hop}"
+        assert step["whoami"] == {
+            "id": sid,
+            "rooms": sorted([sid, "r1"]),
+            "data": {"name": "ada"},
+            "recovered": True,
+            "middleware": None,  # SKIP_MIDDLEWARES: it never ran on this process
+        }
+        # From the two other processes in turn, then the view: in order, once each.
+        assert [event[:-1] for event in step["events"]] == [*AWAY, *AWAY, ["view", hop]]
+        offsets += [event[-1] for event in step["events"]]
+    assert [event[:-1] for event in got["live"]] == [["hello"]]  # live again, once
+    offsets.append(got["live"][0][-1])
+    # One offset per event, the stream's ids: the same order on every process.
+    assert all(STREAM_ID.match(o) for o in offsets) and len(set(offsets)) == len(offsets)
+    key = [tuple(map(int, o.split("-"))) for o in offsets]
+    assert key == sorted(key)
+    cluster.assert_no_errors()
+
+
+async def test_a_forged_pid_gets_a_fresh_session_on_another_process(
+    run_node: Any, cluster: Cluster, transports: list[str]
+) -> None:
+    got = await scenario(run_node, cluster, "forged", transports)
+    assert got["recovered"] is False and got["sameId"] is False
+    assert got["whoami"]["recovered"] is False and got["whoami"]["data"] == {}
