@@ -8,12 +8,15 @@ wake-up, and reads its channel one message at a time: that made a forwarded
 poll cost about five times a local one. Here a message to a node channel is
 one PUBLISH on a pub/sub channel named after it, read by the node on one
 subscribed connection (no command per message received); publishes queued
-behind one in flight go out together, in order, in one pipeline.
+behind one in flight go out together, in order, in one write.
 
 Only unicast messages take this path; groups stay on the layer. A PUBLISH that
 no process received (the other process has no direct path, or is restoring its
 subscription after a Redis outage) counts 0 subscribers, and the caller sends
-through the layer instead: any mix of processes keeps working. Messages are
+through the layer instead: any mix of processes keeps working. A PUBLISH that
+failed mid-way (Redis went away) is not sent again (it may have arrived: a
+POST must not be fed twice); a message in flight when a subscribed connection
+breaks is lost, and its request fails like one to a silent owner. Messages are
 serialised by the layer's own serializer, so its encryption keys apply.
 The layer's `hosts` and prefix are read from channels-redis objects (its
 `_shards` for the pub/sub layer): a channels-redis upgrade is checked by the
