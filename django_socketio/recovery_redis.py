@@ -62,6 +62,9 @@ _STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 READ_COUNT = 100  # entries per XREAD
 READ_BLOCK_MS = 1000  # an idle reader wakes up this often (to trim, and to notice a stop)
 CATCH_UP_TIMEOUT = 5.0  # seconds a restore waits for this process's reader to reach the offset
+EVICT_TIMEOUT = 3.0  # seconds a restore waits for another process to close the session's socket
+LIVE_TTL_MS = 24 * 3600 * 1000  # a live socket's marker outlasts a killed process by at most this
+EVICT = "evict"  # the kind of a stream entry asking the process with a pid's socket to close it
 
 
 def parse_offset(offset: Any) -> tuple[int, int] | None:
@@ -85,19 +88,26 @@ class StreamEntry:
     data: list[Any]  # [event, *args], without the offset
     rooms: frozenset[str]
     except_rooms: frozenset[str]
+    #: "" for an event; EVICT for a request to close a live socket (`data`: [pid]).
+    kind: str = ""
 
     def reaches(self, rooms: Iterable[str]) -> bool:
-        return reaches(self.rooms, self.except_rooms, rooms)
+        return not self.kind and reaches(self.rooms, self.except_rooms, rooms)
 
     def with_offset(self) -> list[Any]:
         return [*self.data, self.offset]
 
 
-def _encode_entry(namespace: str, data: list[Any], rooms: Iterable[str], excl: Iterable[str]):
-    return {
+def _encode_entry(
+    namespace: str, data: list[Any], rooms: Iterable[str], excl: Iterable[str], kind: str = ""
+):
+    fields = {
         b"n": namespace.encode("utf-8", "surrogatepass"),
         b"d": msgpack.packb([data, sorted(rooms), sorted(excl)], use_bin_type=True),
     }
+    if kind:
+        fields[b"k"] = kind.encode()
+    return fields
 
 
 def _decode_entry(offset: bytes | str, fields: dict[bytes, bytes]) -> StreamEntry | None:
@@ -109,6 +119,7 @@ def _decode_entry(offset: bytes | str, fields: dict[bytes, bytes]) -> StreamEntr
             list(data),
             frozenset(rooms),
             frozenset(excl),
+            fields[b"k"].decode() if b"k" in fields else "",
         )
     except (KeyError, ValueError, TypeError, msgpack.UnpackException):
         logger.warning("skipping stream entry %r: not one of ours", offset)
@@ -144,6 +155,9 @@ class RedisRecoveryStore:
 
     def _session_key(self, namespace: str, pid: str) -> str:
         return f"{self.prefix}:session:{namespace}:{pid}"
+
+    def _live_key(self, namespace: str, pid: str) -> str:
+        return f"{self.prefix}:live:{namespace}:{pid}"
 
     # -- events ----------------------------------------------------------------------
 
@@ -229,8 +243,33 @@ class RedisRecoveryStore:
             },
             use_bin_type=True,
         )
-        await self.client.set(
-            self._session_key(namespace, session.pid), blob, px=max(1, int(self.window * 1000))
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(
+                self._session_key(namespace, session.pid), blob, px=max(1, int(self.window * 1000))
+            )
+            pipe.delete(self._live_key(namespace, session.pid))  # no longer live: kept
+            await pipe.execute()
+
+    # -- live sockets (half-open reconnections across processes, socket.io #4880) ------------
+
+    async def hold(self, namespace: str, pid: str) -> None:
+        """A socket with `pid` is live on some process (until `persist` or `release`)."""
+        await self.client.set(self._live_key(namespace, pid), b"1", px=LIVE_TTL_MS)
+
+    async def release(self, namespace: str, pid: str) -> None:
+        """The socket with `pid` left for good (nothing to recover)."""
+        await self.client.delete(self._live_key(namespace, pid))
+
+    async def held(self, namespace: str, pid: str) -> bool:
+        return bool(await self.client.exists(self._live_key(namespace, pid)))
+
+    async def request_eviction(self, namespace: str, pid: str) -> None:
+        """Ask every process, through the stream, to close its socket with `pid`."""
+        await self.client.xadd(
+            self.stream,
+            _encode_entry(namespace, [pid], (), (), EVICT),
+            maxlen=self.max_events,
+            approximate=True,
         )
 
     async def take(self, namespace: str, pid: str) -> StoredSession | None:
@@ -365,6 +404,29 @@ class StreamFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._moved.wait(), left)
         return True
+
+    async def take(self, namespace: str, pid: str) -> StoredSession | None:
+        """The stored session of `pid`, used up; None if there is none.
+
+        If the socket holding `pid` is still live on some process (the client came
+        back before that process saw its connection die: a half-open connection),
+        that process is asked through the stream to close it; it persists its
+        session as it does for any lost connection, and that session is the one
+        taken. One socket per id, on every process.
+        """
+        store = self.store
+        session = await store.take(namespace, pid)
+        if session is not None or not await store.held(namespace, pid):
+            return session
+        await store.request_eviction(namespace, pid)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EVICT_TIMEOUT
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            session = await store.take(namespace, pid)
+            if session is not None or not await store.held(namespace, pid):
+                return session if session is not None else await store.take(namespace, pid)
+        return None
 
     async def missed(
         self, namespace: str, session: StoredSession, offset: str | None

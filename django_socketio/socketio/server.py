@@ -719,6 +719,7 @@ class ServerNamespace:
             self.pids[socket.pid] = socket
         with contextlib.suppress(RoomLimitExceeded):  # a restored socket keeps what fits
             await self.join(socket.id, rooms)
+        await self._hold(socket)
         recovery = self.server.recovery
         skip = socket.recovered and recovery is not None and recovery.skip_middlewares
         try:
@@ -755,13 +756,12 @@ class ServerNamespace:
             pid, offset = request
             live = self.pids.get(pid)
             if live is not None:
-                STATS.recovery_evictions += 1
-                await live.send_frames(live.client.encode(Packet(PacketType.DISCONNECT, self.name)))
-                await self.remove(live, DisconnectReason.FORCED_CLOSE)
-            session = await store.take(self.name, pid)
+                await self.evict(live)
+            feed = server.recovery_feed
+            # The feed closes a live socket on another process first (one per id).
+            session = await (feed or store).take(self.name, pid)
             missed = None
             if session is not None and session.sid not in self.sockets:
-                feed = server.recovery_feed
                 if feed is not None:  # then no await before joining the rooms (see add)
                     missed = await feed.missed(self.name, session, offset)
                 elif not getattr(store, "delivers", False):
@@ -774,10 +774,38 @@ class ServerNamespace:
         socket.pid = generate_id()
         return [socket.id]
 
+    async def evict(self, live: Socket) -> None:
+        """Close `live`, whose session a reconnection is taking over (a half-open
+        connection, socket.io #4880): its session is kept, as for a lost connection."""
+        STATS.recovery_evictions += 1
+        await live.send_frames(live.client.encode(Packet(PacketType.DISCONNECT, self.name)))
+        await self.remove(live, DisconnectReason.FORCED_CLOSE)
+
+    async def _hold(self, socket: Socket) -> None:
+        """With a shared store: mark `socket`'s pid live, so a reconnection elsewhere
+        closes it first (`StreamFeed.take`)."""
+        store = self.server.recovery_store
+        if socket.pid is not None and getattr(store, "delivers", False):
+            try:
+                await store.hold(self.name, socket.pid)
+            except Exception:
+                logger.exception("could not mark the session of %r live", socket)
+
+    async def _release(self, socket: Socket) -> None:
+        store = self.server.recovery_store
+        if socket.pid is not None and getattr(store, "delivers", False):
+            try:
+                await store.release(self.name, socket.pid)
+            except Exception:
+                logger.exception("could not unmark the session of %r", socket)
+
     async def _persist(self, socket: Socket, reason: str) -> None:
         """Keep what a socket that may come back needs (before it leaves its rooms)."""
         store = self.server.recovery_store
-        if store is None or socket.pid is None or reason not in RECOVERABLE_REASONS:
+        if store is None or socket.pid is None:
+            return
+        if reason not in RECOVERABLE_REASONS:
+            await self._release(socket)
             return
         session = StoredSession(
             socket.id,
@@ -795,6 +823,7 @@ class ServerNamespace:
     async def _refuse(self, socket: Socket, data: dict[str, Any]) -> None:
         socket.refuse()
         await self._forget(socket)
+        await self._release(socket)
         await socket.client.send_packet(socket.client.connect_error(self.name, data))
 
     async def _forget(self, socket: Socket) -> bool:
@@ -819,6 +848,8 @@ class ServerNamespace:
         was_connected = socket.detach()
         if was_connected and self.sockets.get(socket.id) is socket:
             await self._persist(socket, reason)
+        elif socket.pid is not None and self.pids.get(socket.pid) is socket:
+            await self._release(socket)  # closed while connecting: nothing to recover
         if not await self._forget(socket):
             return
         if not was_connected:
@@ -1019,6 +1050,11 @@ class SocketIOServer:
         local sockets it reaches, tagged with its offset."""
         nsp = self.namespaces.get(entry.namespace)
         if nsp is None or not nsp.sockets:
+            return
+        if entry.kind:  # a reconnection elsewhere takes over this pid's session
+            live = nsp.pids.get(entry.data[0]) if entry.kind == "evict" and entry.data else None
+            if live is not None:
+                await nsp.evict(live)
             return
         event, *args = entry.data
         outgoing = Outgoing(Packet(PacketType.EVENT, nsp.name, entry.with_offset()))

@@ -80,3 +80,20 @@ async def test_a_forged_pid_gets_a_fresh_session_on_another_process(
     got = await scenario(run_node, cluster, "forged", transports)
     assert got["recovered"] is False and got["sameId"] is False
     assert got["whoami"]["recovered"] is False and got["whoami"]["data"] == {}
+
+
+async def test_a_half_open_socket_on_another_process_is_closed_before_the_takeover(
+    run_node: Any, cluster: Cluster, transports: list[str]
+) -> None:
+    """socket.io #4880 across processes: the client comes back on node1 while its old
+    socket is still connected on node0. node0 closes it first (and keeps its session,
+    which node1 restores); then one socket has that id, everywhere."""
+    got = await scenario(run_node, cluster, "halfopen", transports)
+    sid = got["oldId"]
+    assert got["oldReason"] == "io server disconnect"
+    assert got["newId"] == sid and got["whoami"]["recovered"] is True
+    assert got["whoami"]["rooms"] == sorted([sid, "r1"])
+    assert got["whoami"]["data"] == {"name": "ada"}
+    assert [event[:-1] for event in got["events"]] == [["hello"], ["view", 0]]  # once each
+    assert got["oldEvents"] == ["hello"]
+    cluster.assert_no_errors()

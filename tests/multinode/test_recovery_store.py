@@ -199,3 +199,35 @@ async def test_retains_after_tells_whether_entries_after_a_position_were_trimmed
     ms = parse_offset(offsets[2])[0]
     assert await store.retains_after("1-0", (ms + 1) / 1000)  # left after the oldest kept
     assert not await store.retains_after("forged", None)
+
+
+async def test_taking_a_session_still_live_on_another_process_closes_it_there_first(store, redis):
+    """#4880 across processes: 'process a' holds the pid; b's take asks a (through the
+    stream) to close it; a persists its session, which b then gets. Nothing is left live."""
+    other = RedisRecoveryStore(aioredis.from_url(redis.url), prefix=store.prefix)
+    session = StoredSession("s", "p", frozenset({"s", "r"}), {"n": 1}, None, None)
+    closed: list[str] = []
+
+    async def process_a(entry: StreamEntry) -> None:
+        if entry.kind == "evict" and entry.data == ["p"]:
+            closed.append(entry.offset)
+            await store.persist("/", session)  # as a lost connection: kept, not live
+
+    feed_a, feed_b = StreamFeed(store, process_a), StreamFeed(other, lambda entry: asyncio.sleep(0))
+    await feed_a.start()
+    await feed_b.start()
+    await store.hold("/", "p")
+    taken = await feed_b.take("/", "p")
+    assert len(closed) == 1 and taken is not None
+    assert dataclasses.replace(taken, left_at=None) == session
+    assert not await other.held("/", "p")
+    # an eviction entry is no event: never replayed
+    assert await feed_b.replay("/", {"s", "r"}, "0-0") == []
+    # no live holder and no session: nothing to wait for
+    assert await feed_b.take("/", "unknown") is None
+    await store.hold("/", "q")
+    await store.release("/", "q")
+    assert not await store.held("/", "q")
+    for feed in (feed_a, feed_b):
+        await feed.stop()
+    await other.close()

@@ -86,6 +86,39 @@ const scenarios = {
     controls.forEach((c) => c.disconnect());
     return { first, hops, live };
   },
+  async halfopen() {
+    // The old socket stays connected on n0 (as a half-open connection looks to its
+    // server) while the client comes back on n1 with its pid and offset.
+    const controls = await Promise.all(urls.map((url) => open(url)));
+    const old = await open(urls[0], { connectionStateRecovery: {} });
+    await ack(old, "join", "r1");
+    await ack(old, "set", { name: "ada" });
+    const oldEvents = [];
+    old.onAny((event) => oldEvents.push(event));
+    await ack(controls[2], "hello");
+    await until(() => oldEvents.length === 1, "the first event");
+    const oldId = old.id;
+    const oldClosed = once(old, "disconnect");
+    const again = io(`${urls[1]}/recovery`, {
+      transports,
+      reconnection: false,
+      forceNew: true,
+      auth: { pid: old._pid, offset: old._lastOffset },
+    });
+    const events = [];
+    again.onAny((event, ...args) => events.push([event, ...args.map(plain)]));
+    await once(again, "connect");
+    const [oldReason] = await oldClosed; // closed by n0 before `again` got CONNECT
+    const whoami = (await ack(again, "whoami"))[0];
+    await ack(controls[2], "hello");
+    await post(urls[0], { namespace: "/recovery", to: [oldId], event: "view", args: [0] });
+    await until(() => events.length === 2, "what n2 and a view on n0 sent after the takeover");
+    await sleep(300); // a second socket with that id would get a copy now
+    const result = { oldId, oldReason, oldEvents, newId: again.id, whoami, events };
+    again.disconnect();
+    controls.forEach((c) => c.disconnect());
+    return result;
+  },
   async forged() {
     const controls = await Promise.all(urls.map((url) => open(url)));
     const socket = await open(urls[0], { connectionStateRecovery: {} });
