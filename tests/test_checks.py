@@ -500,3 +500,19 @@ def test_the_store_recovery_uses() -> None:
         assert (host["host"], host["port"]) == ("r", 1)
     url = build_settings({"RECOVERY": {"STORE": "unix:///run/r.sock"}}).recovery
     assert redis_target(url, "default") == ("unix:///run/r.sock", KEY_PREFIX)  # type: ignore[arg-type]
+
+
+def test_the_readme_redis_recovery_settings_recover_across_processes() -> None:
+    from django_socketio.recovery_store import redis_target
+    from tests.readme import blocks
+
+    module: dict[str, Any] = {}
+    exec(compile(blocks("recovery")["settings-redis.py"], "README.md", "exec"), module)
+    layers, socketio = module["CHANNEL_LAYERS"], module["SOCKETIO"]
+    assert run(socketio, CHANNEL_LAYERS=layers) == []  # E060: valid
+    with override_settings(CHANNEL_LAYERS=layers, SOCKETIO=socketio):
+        assert checks.check_recovery_scope() == []  # no W060: every process recovers
+        config = build_settings().recovery
+        assert config is not None and config.max_events == 10_000
+        host, _prefix = redis_target(config, "default")  # type: ignore[misc]
+        assert host["address"] == "redis://127.0.0.1:6379/0"
