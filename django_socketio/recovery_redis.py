@@ -297,9 +297,13 @@ class RedisRecoveryStore:
         `left_at`) still in the stream?
 
         Trimming removes the oldest entries. If the oldest kept is at or before
-        `position`, nothing after it went. Otherwise only entries older than the
-        oldest kept went: none of them came after `position` if the oldest kept is
-        older than the moment the session left (`position` was the newest then).
+        `position`, or older than the moment the session left, nothing after
+        `position` went (it was the newest then). Otherwise entries went that may
+        have come after it: by age, which cannot touch an entry newer than a session
+        still inside the window; or by size (``MAXLEN ~`` never leaves fewer than
+        `max_events`), and then the entries newer than those removed, all still
+        inside the window, would still fill the stream. Fewer than `max_events`
+        entries: nothing after `position` was trimmed.
         """
         at = parse_offset(position)
         if at is None:
@@ -310,7 +314,9 @@ class RedisRecoveryStore:
         first = parse_offset(_text(oldest[0][0]))
         if first is None or first <= at:
             return True
-        return left_at is not None and first[0] < int(left_at * 1000)
+        if left_at is not None and first[0] < int(left_at * 1000):
+            return True
+        return await self.client.xlen(self.stream) < self.max_events
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

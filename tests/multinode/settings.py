@@ -38,4 +38,7 @@ if os.environ.get("SIO_TEST_FORWARDED_REQUESTS"):
 # Connection state recovery (test_recovery.py): the window in seconds; the store is
 # "auto", that is the layer's Redis.
 if os.environ.get("SIO_TEST_RECOVERY"):
-    SOCKETIO["RECOVERY"] = {"MAX_DISCONNECTION_DURATION": float(os.environ["SIO_TEST_RECOVERY"])}
+    SOCKETIO["RECOVERY"] = {
+        "MAX_DISCONNECTION_DURATION": float(os.environ["SIO_TEST_RECOVERY"]),
+        "MAX_EVENTS": int(os.environ.get("SIO_TEST_RECOVERY_EVENTS", "10000")),
+    }

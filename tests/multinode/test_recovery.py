@@ -39,8 +39,24 @@ def transports(request: pytest.FixtureRequest) -> list[str]:
     return request.param
 
 
-async def scenario(run_node: Any, cluster: Cluster, name: str, transports: list[str]) -> Any:
-    config = {"urls": cluster.urls, "scenario": name, "transports": transports}
+@pytest.fixture(scope="module")
+def bounded(redis: Any) -> Iterator[Cluster]:
+    """A 4 s window and MAX_EVENTS 10: the Redis store's bounds, from the client side."""
+    factory = ClusterFactory(redis)
+    env = {"SIO_TEST_RECOVERY": str(WINDOW), "SIO_TEST_RECOVERY_EVENTS": "10"}
+    try:
+        yield factory.start(3, "redis", env)
+    finally:
+        factory.close()
+
+
+WINDOW = 4
+
+
+async def scenario(
+    run_node: Any, cluster: Cluster, name: str, transports: list[str], **options: Any
+) -> Any:
+    config = {"urls": cluster.urls, "scenario": name, "transports": transports, **options}
     (line,) = await run_node("recovery", json.dumps(config))
     assert line["event"] == "result", line.get("error")
     return line
@@ -97,3 +113,38 @@ async def test_a_half_open_socket_on_another_process_is_closed_before_the_takeov
     assert [event[:-1] for event in got["events"]] == [["hello"], ["view", 0]]  # once each
     assert got["oldEvents"] == ["hello"]
     cluster.assert_no_errors()
+
+
+async def test_a_quiet_client_recovers_on_another_process(
+    run_node: Any, cluster: Cluster, transports: list[str]
+) -> None:
+    """#4888 across processes: it never received an event (no offset), yet the session
+    shows it had everything meant for it: rooms, data, and what came after it left."""
+    got = await scenario(run_node, cluster, "away", transports, quiet=True, count=2)
+    assert got["recovered"] is True and got["sameId"] is True
+    assert got["whoami"]["data"] == {"name": "ada"} and "r1" in got["whoami"]["rooms"]
+    assert got["missed"] == 2
+
+
+async def test_recovery_on_another_process_is_bounded_by_the_window_and_max_events(
+    run_node: Any, bounded: Cluster, transports: list[str]
+) -> None:
+    within = await scenario(run_node, bounded, "away", transports, count=5)
+    assert within["recovered"] is True and within["missed"] == 5
+    # #5282: its last event is older than the window when it leaves; still recovers
+    aged = await scenario(run_node, bounded, "away", transports, waitMs=WINDOW * 1000 + 500)
+    assert aged["recovered"] is True and aged["missed"] == 1
+    # 300 events while away, MAX_EVENTS 10: its offset left the stream: a fresh session,
+    # never a partial replay
+    trimmed = await scenario(run_node, bounded, "away", transports, count=300)
+    assert trimmed["recovered"] is False and trimmed["sameId"] is False
+    assert trimmed["whoami"]["data"] == {} and trimmed["missed"] == 0
+
+
+async def test_an_expired_session_gives_a_fresh_one_on_another_process(
+    run_node: Any, bounded: Cluster, transports: list[str]
+) -> None:
+    # a deliberate wait past the window, after the drop (not a race)
+    got = await scenario(run_node, bounded, "later", transports, waitMs=WINDOW * 1000 + 1000)
+    assert got["recovered"] is False and got["sameId"] is False
+    assert got["whoami"]["data"] == {}

@@ -119,6 +119,58 @@ const scenarios = {
     controls.forEach((c) => c.disconnect());
     return result;
   },
+  // Drop on n0 after one event (or none: `quiet`), wait `waitMs`, have n1 send
+  // `count` io.emit while away, reconnect to n2.
+  async away({ count = 1, waitMs = 0, quiet = false }) {
+    const controls = await Promise.all(urls.map((url) => open(url)));
+    const socket = await open(urls[0], { connectionStateRecovery: {} });
+    await ack(socket, "join", "r1");
+    await ack(socket, "set", { name: "ada" });
+    const events = [];
+    socket.onAny((event) => events.push(event));
+    if (!quiet) {
+      await ack(controls[1], "hello");
+      await until(() => events.length === 1, "the first event");
+    }
+    await sleep(waitMs); // deliberate: past the window, or past the last event's age
+    const id = socket.id;
+    const closed = once(socket, "disconnect");
+    await ack(controls[0], "drop", id);
+    await closed;
+    events.length = 0;
+    for (let i = 0; i < count; i++) await ack(controls[1], "hello");
+    socket.io.uri = urls[2];
+    socket.connect();
+    await once(socket, "connect");
+    const whoami = (await ack(socket, "whoami"))[0];
+    await sleep(300);
+    const result = { sameId: socket.id === id, recovered: socket.recovered, whoami, missed: events.length };
+    socket.disconnect();
+    controls.forEach((c) => c.disconnect());
+    return result;
+  },
+  async later({ waitMs }) {
+    const controls = await Promise.all(urls.map((url) => open(url)));
+    const socket = await open(urls[0], { connectionStateRecovery: {} });
+    await ack(socket, "set", { name: "ada" });
+    const events = [];
+    socket.onAny((event) => events.push(event));
+    await ack(controls[1], "hello");
+    await until(() => events.length === 1, "the first event");
+    const id = socket.id;
+    const closed = once(socket, "disconnect");
+    await ack(controls[0], "drop", id);
+    await closed;
+    await sleep(waitMs);
+    socket.io.uri = urls[1];
+    socket.connect();
+    await once(socket, "connect");
+    const whoami = (await ack(socket, "whoami"))[0];
+    const result = { sameId: socket.id === id, recovered: socket.recovered, whoami };
+    socket.disconnect();
+    controls.forEach((c) => c.disconnect());
+    return result;
+  },
   async forged() {
     const controls = await Promise.all(urls.map((url) => open(url)));
     const socket = await open(urls[0], { connectionStateRecovery: {} });
@@ -144,9 +196,9 @@ const scenarios = {
 const timer = setTimeout(() => {
   out({ event: "error", error: "timed out" });
   process.exit(1);
-}, 50_000);
+}, 80_000);
 try {
-  out({ event: "result", ...(await scenarios[config.scenario]()) });
+  out({ event: "result", ...(await scenarios[config.scenario](config)) });
 } catch (err) {
   out({ event: "error", error: String(err?.stack ?? err) });
 }
