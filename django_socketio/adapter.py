@@ -43,6 +43,7 @@ from .forwarding import PollingForwarder
 from .internode import (
     NAMESPACE_COMMANDS,
     NODE_QUESTIONS,
+    RUNS_HANDLERS,
     Broadcast,
     Bye,
     EioAbort,
@@ -499,7 +500,7 @@ class ChannelLayerAdapter(Adapter):
 
     async def sio_eio_push(self, message: EioPush) -> None:
         if self.forwarding is not None:
-            await self.forwarding.on_push(message)
+            self.forwarding.on_push(message)
 
     async def sio_eio_abort(self, message: EioAbort) -> None:
         if self.forwarding is not None:
@@ -519,7 +520,17 @@ class ChannelLayerAdapter(Adapter):
 
         if kind == RequestKind.BROADCAST_ACK:
             self.server.spawn(self._answer_broadcast_ack(nsp, message, reply))
-            return
+        elif kind in RUNS_HANDLERS:
+            # on_disconnect and server-side event handlers may ask the other processes in
+            # turn: their answers come through this loop, which must not wait for them.
+            self.server.spawn(self._answer_request(nsp, message, reply))
+        else:
+            await self._answer_request(nsp, message, reply)
+
+    async def _answer_request(
+        self, nsp: NamespaceProtocol | None, message: Request, reply: Any
+    ) -> None:
+        kind = message.kind
         result = None
         if kind in NODE_QUESTIONS:  # about the process, whatever the namespace
             answer = self.server.node_requests.get(kind)

@@ -175,8 +175,19 @@ class PollingForwarder:
         )
         await self.adapter._send(message.reply_to, answer)
 
-    async def on_push(self, message: EioPush) -> None:
-        # In the receive loop, not spawned: POSTs are fed to the session in arrival order.
+    def on_push(self, message: EioPush) -> None:
+        """Run a forwarded POST in a task of its own, not in the loop that delivered it.
+
+        The handlers a POST runs (a CONNECT's on_connect, a DISCONNECT's on_disconnect)
+        may ask the other processes (fetch_sockets): their answers come through that
+        very loop, which would wait for them until the request timed out. A session's
+        POSTs stay in order: its client sends one at a time, and the task marks the
+        session posting before its first await, so an overlapping POST is refused as
+        a local one would be.
+        """
+        spawn(self._answer_push(message))
+
+    async def _answer_push(self, message: EioPush) -> None:
         conn = self._lookup(message.sid)
         if isinstance(conn, PollingReply):
             await self._reply(message, conn)

@@ -103,6 +103,9 @@ NAMESPACE_COMMANDS = frozenset(
 NODE_QUESTIONS = frozenset(
     {RequestKind.SERVER_STATS, RequestKind.SERVER_STATUS, RequestKind.SOCKETS}
 )
+#: Commands whose answer runs the application's handlers (on_disconnect, server-side
+#: events), which may themselves ask the other processes.
+RUNS_HANDLERS = frozenset({RequestKind.DISCONNECT_SOCKETS, RequestKind.SERVER_SIDE_EMIT})
 
 
 # -- request payloads -------------------------------------------------------------------------

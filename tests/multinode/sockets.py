@@ -82,3 +82,21 @@ class Rooms(Namespace):
             # forwarded requests waiting here for their owner's answer
             "forwarding": len(getattr(getattr(adapter, "forwarding", None), "_waiting", ())),
         }
+
+
+class Members(Namespace):
+    """Asks every process who is in the room while connecting, as the demo's /private does.
+
+    A forwarded POST carrying this CONNECT must not hold up the loop that brings the
+    other processes' answers (it did: the POST waited out the request timeout, 400).
+    """
+
+    namespace = "/members"
+
+    async def on_connect(self, socket, auth):
+        await socket.join("members")
+        sockets = await socket.nsp.in_("members").fetch_sockets()
+        socket.data["members"] = len(sockets)
+
+    async def on_count(self, socket):
+        return socket.data["members"]

@@ -47,7 +47,11 @@ def test_the_chat_demo_through_a_round_robin_balancer(
         balancer = start_balancer([int(s.url.rsplit(":", 1)[1]) for s in servers])
         try:
             front = DemoServer(balancer.url, servers[0].process, servers[0].log)
-            r = run_browser(node, front)
+            try:
+                r = run_browser(node, front)
+            except pytest.fail.Exception as exc:  # with what the three processes logged
+                logs = "\n".join(f"--- {s.url}\n{s.log_text()[-6000:]}" for s in servers)
+                pytest.fail(f"{exc}\n{logs}\n--- balancer\n{balancer.error_log()}", pytrace=False)
         finally:
             balancer.stop()
         logs = "\n".join(s.log_text() for s in servers)

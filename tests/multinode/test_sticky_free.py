@@ -142,6 +142,32 @@ async def test_a_fresh_daphne_process_forwards_its_very_first_request(cluster: C
         log.close()
 
 
+async def test_a_forwarded_connect_whose_handler_asks_every_process(cluster: Cluster) -> None:
+    """on_connect calls fetch_sockets, whose answers reach the owner on its node channel.
+
+    The owner ran the forwarded POST in the loop reading that channel, so the answers
+    waited behind it: the POST timed out (400 after REQUEST_TIMEOUT) and the client
+    reconnected. The demo's /private namespace does this (tests/multinode/
+    test_demo_balancer.py failed when its CONNECT was forwarded).
+    """
+    first, second, third = (node.url for node in cluster.nodes)
+    status, body = await asyncio.to_thread(
+        _http, "GET", f"{first}/socket.io/?EIO=4&transport=polling"
+    )
+    assert status == 200, body
+    query = f"/socket.io/?EIO=4&transport=polling&sid={json.loads(body[1:])['sid']}"
+    sent = await asyncio.to_thread(_http, "POST", f"{second}{query}", b"40/members,")
+    assert sent == (200, b"ok"), cluster.logs()
+    status, body = await asyncio.to_thread(_http, "GET", f"{third}{query}")
+    packets = [p for p in body.split(b"\x1e") if p != b"2"]
+    assert status == 200 and packets[0].startswith(b"40/members,{"), body
+    sent = await asyncio.to_thread(_http, "POST", f"{third}{query}", b'42/members,1["count"]')
+    assert sent == (200, b"ok")
+    status, body = await asyncio.to_thread(_http, "GET", f"{second}{query}")
+    assert [p for p in body.split(b"\x1e") if p != b"2"] == [b"43/members,1[1]"], body
+    cluster.assert_no_errors()
+
+
 async def test_the_official_client_on_polling_needs_no_sticky_sessions(
     cluster: Cluster, balancer: Balancer, run_node: Any
 ) -> None:
