@@ -133,7 +133,7 @@ class _Pending:
             if response.part == "count":
                 complete = answers.count(response.node, response.value)
             elif response.part == "ack":
-                complete = answers.ack(response.value)
+                complete = answers.ack(response.node, response.value)
             else:
                 return
         elif response.part == "result":
@@ -141,6 +141,10 @@ class _Pending:
         else:
             return
         if complete and not self.done.done():
+            self.done.set_result(None)
+
+    def gone(self, node: str) -> None:
+        if self.answers.gone(node) and not self.done.done():
             self.done.set_result(None)
 
 
@@ -278,6 +282,8 @@ class ChannelLayerAdapter(Adapter):
         return None if last is None else self.clock() - last
 
     def _gone(self, node: str) -> None:
+        for pending in self._pending.values():
+            pending.gone(node)
         if self.forwarding is not None:
             self.forwarding.node_gone(node)
             self.forwarding.node_lost(node)
@@ -360,7 +366,7 @@ class ChannelLayerAdapter(Adapter):
             {"event": event, "args": list(args), "opts": opts.to_dict(), "timeout": timeout},
             timeout,
         )
-        return list(gathering.responses), complete
+        return list(gathering.responses), complete and not gathering.missing
 
     # -- queries -------------------------------------------------------------------------
 

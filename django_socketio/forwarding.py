@@ -130,11 +130,14 @@ class PollingForwarder:
         try:
             if not await self.adapter._send(channel, build(req, self.adapter.node_id)):
                 return UNKNOWN_SID
-            # A GET is answered at the latest at the owner's next ping; a POST at once.
+            # A GET is answered at the latest at the owner's next ping. A POST once the
+            # handlers of its packets ran, as a local one: a CONNECT's on_connect may
+            # itself ask every process (up to REQUEST_TIMEOUT), so it may take as long
+            # as its session can live without a POST (no PONG gets through meanwhile).
             config = self.engine.config
-            limit = self.adapter.request_timeout
-            if lost is not None:
-                limit += config.ping_interval
+            limit = self.adapter.request_timeout + config.ping_interval
+            if lost is None:
+                limit += config.ping_timeout
             wait: set[asyncio.Future[Any]] = {waiting.future}
             if lost is not None:
                 wait.add(lost)

@@ -8,7 +8,7 @@ without sleeping and without a channel layer.
   and the tag its sids start with), forgotten after `timeout` seconds of
   silence or at its goodbye.
 - `Answers`: a request waits for one answer from each node alive when it was
-  asked; a node that dies meanwhile is waited for until the request's timeout.
+  asked; a node that dies meanwhile is waited for until it is found gone.
 - `AckAnswers`: a broadcast with acks waits for every node's recipient count,
   then for that many acks.
 """
@@ -95,7 +95,8 @@ class Answers:
 
     A node that was not expected (it joined after the question) is still heard:
     its answer counts, it just is not waited for. A second answer from a node
-    replaces its first.
+    replaces its first. A node found gone (its goodbye, or silence) is no longer
+    waited for: a request does not sit out its timeout for a process that died.
     """
 
     def __init__(self, expected: set[str]) -> None:
@@ -107,29 +108,48 @@ class Answers:
         self.answers[node] = result
         return self.complete
 
+    def gone(self, node: str) -> bool:
+        """`node` stopped: not waited for any more (what it answered still counts)."""
+        self.expected -= {node}
+        return self.complete
+
     @property
     def complete(self) -> bool:
         return self.expected <= self.answers.keys()
 
 
 class AckAnswers:
-    """A broadcast with acks: a count of recipients from every node, then as many acks."""
+    """A broadcast with acks: a count of recipients from every node, then as many acks.
+
+    Acks are counted per node, so that a node found gone stops being waited for:
+    the acks it still owed are `missing` (its clients went with it, as a local
+    recipient that disconnects), and the broadcast ends without its timeout.
+    """
 
     def __init__(self, expected: set[str]) -> None:
         self.expected = frozenset(expected)
         self.counts: dict[str, int] = {}
+        self.acked: dict[str, int] = {}
         self.responses: list[Any] = []
+        self.missing = 0
 
     def count(self, node: str, recipients: int) -> bool:
         self.counts[node] = recipients
         return self.complete
 
-    def ack(self, value: Any) -> bool:
+    def ack(self, node: str, value: Any) -> bool:
+        self.acked[node] = self.acked.get(node, 0) + 1
         self.responses.append(value)
+        return self.complete
+
+    def gone(self, node: str) -> bool:
+        self.expected -= {node}
+        self.missing += max(0, self.counts.pop(node, 0) - self.acked.pop(node, 0))
         return self.complete
 
     @property
     def complete(self) -> bool:
-        return self.expected <= self.counts.keys() and len(self.responses) >= sum(
-            self.counts.values()
+        acked = self.acked
+        return self.expected <= self.counts.keys() and all(
+            acked.get(node, 0) >= recipients for node, recipients in self.counts.items()
         )

@@ -51,14 +51,40 @@ def test_a_request_to_no_node_is_complete_at_once():
 
 def test_acks_are_complete_once_every_count_and_that_many_acks_arrived():
     acks = AckAnswers({"a", "b"})
+    assert acks.ack("a", "x") is False  # an ack may overtake its node's count
     assert acks.count("a", 2) is False
-    assert acks.ack("x") is False  # an ack may overtake its node's count
     assert acks.count("b", 0) is False
-    assert acks.ack("y") is True
-    assert acks.responses == ["x", "y"]
+    assert acks.ack("a", "y") is True
+    assert acks.responses == ["x", "y"] and acks.missing == 0
 
 
 def test_acks_from_nodes_without_recipients_complete_at_the_last_count():
     acks = AckAnswers({"a", "b"})
     acks.count("a", 0)
     assert acks.count("b", 0) is True
+
+
+def test_a_request_stops_waiting_for_a_node_found_gone():
+    answers = Answers({"a", "b", "c"})
+    assert answers.answer("a", [1]) is False
+    assert answers.gone("b") is False
+    assert answers.gone("a") is False  # its answer stays
+    assert answers.answer("c", [3]) is True
+    assert answers.answers == {"a": [1], "c": [3]}
+
+
+def test_a_broadcast_with_acks_ends_when_a_node_owing_acks_is_gone():
+    acks = AckAnswers({"a", "b"})
+    acks.count("a", 1)
+    acks.count("b", 3)
+    acks.ack("b", "b1")
+    assert acks.ack("a", "a1") is False
+    assert acks.gone("b") is True  # its two other recipients went with it
+    assert acks.responses == ["b1", "a1"] and acks.missing == 2
+
+
+def test_a_node_gone_before_counting_is_not_waited_for():
+    acks = AckAnswers({"a", "b"})
+    acks.count("a", 1)
+    acks.ack("a", "a1")
+    assert acks.gone("b") is True and acks.missing == 0
