@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.processes import node_binary, terminate
+from tests.tcp_proxy import TcpProxy
 
 from .conftest import JS_DIR, ROOT, launch
 
@@ -113,6 +114,25 @@ def test_a_dropped_client_recovers_id_rooms_data_and_exactly_the_missed_events(
     assert [event[:-1] for event in got["events"]] == MISSED
     offsets = got["offsets"]
     assert all(isinstance(o, str) for o in offsets) and len(set(offsets)) == len(MISSED)
+
+
+def test_a_client_cut_off_by_a_proxy_recovers_the_same_way(run_node, target, mode):
+    """A proxy (or the network) drops the connections: no close frame, no answer to the poll.
+
+    The server sees the websocket end, or the pending long poll abandoned; the client sees
+    its transport fail. It comes back through the proxy and recovers as above.
+    """
+    proxy = TcpProxy(int(target.url.rsplit(":", 1)[1]))
+    try:
+        got = run(run_node, target, mode, "recover", proxy=proxy.url, control=proxy.control_port)
+    finally:
+        proxy.close()
+    assert proxy.severed >= 1
+    assert got["reason"] in ("transport close", "transport error")
+    assert got["recovered"] is True and got["id"] == got["before"]["id"]
+    assert got["whoami"]["rooms"] == sorted([got["id"], "r1"])
+    assert got["whoami"]["data"] == {"name": "ada"}
+    assert [event[:-1] for event in got["events"]] == MISSED
 
 
 def test_a_forged_pid_gets_a_fresh_session(run_node, target, mode):

@@ -1,25 +1,37 @@
 // socket.io-client 4.8 recovering its session after the server drops its transport
 // (tests/e2e/test_recovery.py). Usage: recovery_client.mjs <url> <mode> '[{name, scenario}]'
 // Scenarios: "recover" (rooms, data, id and the exact missed events), "forged" (a pid
-// the server does not know: a fresh session), "later" (reconnect after `waitMs`).
+// the server does not know: a fresh session), "later" (reconnect after `waitMs`),
+// "proxied" (as "recover", but the client goes through tests/tcp_proxy.py at `proxy`,
+// which cuts its connections when `control` (a port) is connected to).
+import { connect as tcpConnect } from "node:net";
 import { io } from "socket.io-client";
 import { TRANSPORTS, ack, once, plain, runScenarios, settled, sleep, until } from "./common.mjs";
 
 const [url, mode, json] = process.argv.slice(2);
 
-function client() {
+function client(base = url) {
   // reconnection off: the test reconnects by hand once the server emitted what it misses
-  return io(`${url}/recovery`, { transports: TRANSPORTS[mode], reconnection: false, forceNew: true });
+  return io(`${base}/recovery`, { transports: TRANSPORTS[mode], reconnection: false, forceNew: true });
 }
+
+// The proxy cuts every connection it carries, then closes this one.
+const sever = (port) =>
+  new Promise((resolve, reject) => {
+    const conn = tcpConnect(port, "127.0.0.1");
+    conn.on("close", resolve);
+    conn.on("error", reject);
+  });
 
 async function connected(socket) {
   await once(socket, "connect");
   return settled(mode, socket);
 }
 
-// Connect, join r1, set data, get one event (an offset), have the control drop it.
-async function dropped(control) {
-  const socket = client();
+// Connect, join r1, set data, get one event (an offset), have the control drop it (or,
+// through a proxy, have the proxy cut its connections).
+async function dropped(control, proxied) {
+  const socket = client(proxied?.proxy);
   await connected(socket);
   await ack(socket, "join", "r1");
   await ack(socket, "set", { name: "ada" });
@@ -29,15 +41,16 @@ async function dropped(control) {
   await until(() => events.length === 1, "the first event");
   const before = { id: socket.id, recovered: socket.recovered, pid: Boolean(socket._pid) };
   const closed = once(socket, "disconnect");
-  await ack(control, "drop", socket.id);
+  if (proxied) await sever(proxied.control);
+  else await ack(control, "drop", socket.id);
   const [reason] = await closed;
   return { socket, events, before, reason };
 }
 
 const scenarios = {
-  async recover() {
+  async recover(options) {
     const control = await connected(client());
-    const { socket, events, before, reason } = await dropped(control);
+    const { socket, events, before, reason } = await dropped(control, options.proxy && options);
     await ack(control, "away", before.id);
     events.length = 0;
     socket.connect();
