@@ -11,7 +11,9 @@
 // time, and the whole run by --deadline seconds: it always stops by itself.
 //
 // Scenarios:
-//   echo     --clients websocket clients, each in a closed emit-with-ack loop ("echo")
+//   echo     --clients websocket clients, each in a closed emit-with-ack loop ("echo");
+//            with --pace R, each emits R times a second instead (open loop: a latency is
+//            counted from when the emit was due, so a server that falls behind shows it)
 //   polling  the same over HTTP long-polling only
 //   fanout   --clients receivers join room "all" (through "join"); one more client emits
 //            "bcast" --rate times a second; the server broadcasts "b" to the room
@@ -32,6 +34,7 @@ const { values: opt } = parseArgs({
     warmup: { type: "string", default: "2" },
     payload: { type: "string", default: "100" },
     rate: { type: "string", default: "10" },
+    pace: { type: "string", default: "0" },
     concurrency: { type: "string", default: "50" },
     hold: { type: "string", default: "2" },
     drain: { type: "string", default: "15" },
@@ -48,6 +51,7 @@ const DURATION = Number(opt.duration) * 1000;
 const WARMUP = Number(opt.warmup) * 1000;
 const PAYLOAD = Number(opt.payload);
 const RATE = Number(opt.rate);
+const PACE = Number(opt.pace); // echo/polling: emits a second per client; 0: closed loop
 const CONCURRENCY = Number(opt.concurrency);
 const HOLD = Number(opt.hold) * 1000;
 const DRAIN = Number(opt.drain) * 1000;
@@ -146,6 +150,14 @@ async function echo(Client) {
       acks++;
       latencies.push(dt);
     }
+    if (PACE > 0) {
+      st.due += 1000 / PACE;
+      const wait = st.due - now();
+      if (wait > 0) {
+        setTimeout(() => send(st), wait);
+        return;
+      }
+    }
     send(st);
   }
   function send(st) {
@@ -155,7 +167,7 @@ async function echo(Client) {
     const arg = '{"c":' + st.ci + ',"n":' + id + ',"p":"' + filler + '"}';
     st.expect = "43" + id + "[" + arg + "]";
     st.id = id;
-    st.t0 = now();
+    st.t0 = PACE > 0 ? st.due : now();
     outstanding++;
     c.acks.set(id, (args) => {
       st.expect = null;
@@ -182,7 +194,13 @@ async function echo(Client) {
   };
   const { clients, failed, firstError } = await connectMany(N, make, Math.min(CONCURRENCY, N));
   if (!clients.length) return { error: `no client connected: ${firstError}`, connect_failed: failed };
-  for (const c of clients) send(c.st);
+  for (const c of clients) {
+    if (PACE > 0) {
+      // spread the clients over the first period, so they do not emit in step
+      c.st.due = now() + (Math.random() * 1000) / PACE;
+      setTimeout(() => send(c.st), c.st.due - now());
+    } else send(c.st);
+  }
   await sleep(WARMUP);
   mark("start");
   measuring = true;
@@ -202,6 +220,7 @@ async function echo(Client) {
     unit: "acks",
     elapsed_s: elapsed / 1000,
     rate: acks / (elapsed / 1000),
+    pace: PACE,
     latency: percentiles(latencies),
     lost: outstanding,
     mismatched,

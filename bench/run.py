@@ -122,7 +122,17 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "balancer": "round-robin",
     },
 }
-PARAMS = ("clients", "duration", "warmup", "payload", "rate", "concurrency", "hold", "processes")
+PARAMS = (
+    "clients",
+    "duration",
+    "warmup",
+    "payload",
+    "rate",
+    "pace",
+    "concurrency",
+    "hold",
+    "processes",
+)
 
 
 # -- /proc ---------------------------------------------------------------------------
@@ -492,6 +502,8 @@ def scenario_params(scenario: str, smoke: bool, overrides: dict[str, Any]) -> di
     if smoke:
         params.update(spec["smoke"])
     known = {*spec["defaults"], "processes"}  # others do not apply to this scenario
+    if spec["loadgen"] in ("echo", "polling"):
+        known.add("pace")  # off by default: closed loops
     params.update({k: v for k, v in overrides.items() if v is not None and k in known})
     params.setdefault("processes", 1)
     return params
@@ -596,7 +608,16 @@ def run(
         argv = ["node", str(LOADGEN), "--scenario", spec["loadgen"]]
         for url in urls:
             argv += ["--url", url]
-        for key in ("clients", "duration", "warmup", "payload", "rate", "concurrency", "hold"):
+        for key in (
+            "clients",
+            "duration",
+            "warmup",
+            "payload",
+            "rate",
+            "pace",
+            "concurrency",
+            "hold",
+        ):
             if key in params:
                 argv += [f"--{key}", str(params[key])]
         stderr_log = open(log_dir / f"{label}-loadgen.log", "w")  # noqa: SIM115
@@ -728,6 +749,8 @@ def summarize(
     lat = res.get("latency") or {}
     out["p50_ms"] = lat.get("p50_ms")
     out["p99_ms"] = lat.get("p99_ms")
+    if res.get("pace"):
+        out["pace"] = res["pace"]  # emits per second per client: latency at that load
     out["lost"] = res.get("lost")
     out["errors"] = res.get("errors", 0)
     out["rss_ready_kb"] = rss_ready
@@ -770,6 +793,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, help="seconds of load before measuring")
     ap.add_argument("--payload", type=int, help="approximate bytes of each event")
     ap.add_argument("--rate", type=float, help="broadcasts per second (fanout)")
+    ap.add_argument(
+        "--pace",
+        type=float,
+        help="emits per second per client (echo, polling; default: closed loop)",
+    )
     ap.add_argument("--concurrency", type=int, help="handshakes in flight (connect)")
     ap.add_argument("--hold", type=float, help="seconds to hold the idle connections (connect)")
     ap.add_argument("--processes", type=int, help="server processes (fanout2: 2)")

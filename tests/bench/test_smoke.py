@@ -124,3 +124,14 @@ def test_load_generator_matches_official_client() -> None:
     assert result["ok"] is True
     assert len(result["checks"]) >= 20
     assert result["tracebacks"] == 0
+
+
+def test_a_paced_load_emits_at_its_pace() -> None:
+    """--pace: each client emits that many times a second, not as fast as acks return."""
+    _require("daphne", "channels")
+    record = _run("--server", "ours-daphne", "--scenario", "polling", "--smoke", "--pace", "20")
+    assert record.get("error") is None, record
+    assert record["pace"] == 20
+    # 3 clients x 20 a second x 1 s; a closed loop makes hundreds in that second
+    assert 0 < record["work"] <= 90, record
+    assert record["lost"] == 0 and record["loadgen"]["mismatched"] == 0, record
