@@ -2,9 +2,12 @@
 
 Clients connect to `TcpProxy.port`; each connection is piped to the target port. A
 connection to `control_port` (from the test, or from a client script that cannot call
-back into pytest) makes the proxy close every connection it carries, on both sides,
-without a word of the protocols inside: a websocket ends with no close frame, a long
-poll with no answer. Threads and blocking sockets: it runs beside any event loop.
+back into pytest) is an outage: the proxy closes every connection it carries, on both
+sides, without a word of the protocols inside (a websocket ends with no close frame, a
+long poll with no answer), writes one byte back, and closes every new connection at
+once until the control connection is closed. The outage has to last: a polling client
+cut between two requests would otherwise just open a new connection for the next one
+and never notice. Threads and blocking sockets: it runs beside any event loop.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class TcpProxy:
         self.control_port: int = self._control.getsockname()[1]
         self.severed = 0  # connections cut
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._down = False  # an outage: new connections are closed at once
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._threads = [
@@ -56,6 +60,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._down:
+                    client.close()
+                    upstream.close()
+                    continue
                 self._pairs.append((client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
@@ -80,12 +88,19 @@ class TcpProxy:
                 continue
             except OSError:
                 return
-            self.sever()
-            conn.close()  # the caller waits for this: every connection is cut by then
+            self.sever(down=True)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"x")  # every connection is cut by now
+                while conn.recv(1024):  # the outage lasts until the caller hangs up
+                    pass
+            conn.close()
+            with self._lock:
+                self._down = False
 
-    def sever(self) -> int:
-        """Cut every connection carried now; how many there were."""
+    def sever(self, down: bool = False) -> int:
+        """Cut every connection carried now (`down`: and refuse new ones); how many."""
         with self._lock:
+            self._down = self._down or down
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
             for sock in pair:

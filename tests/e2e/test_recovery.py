@@ -129,6 +129,13 @@ def test_a_client_cut_off_by_a_proxy_recovers_the_same_way(run_node, target, mod
         proxy.close()
     assert proxy.severed >= 1
     assert got["reason"] in ("transport close", "transport error")
+    if target.kind == "node" and mode == "polling" and not got["recovered"]:
+        # The reference notices a cut only if a long poll was pending then; cut between two
+        # polls, its old socket looks alive when the client comes back, so there is no
+        # session to restore (socket.io #4880): a fresh one, with nothing replayed. Ours
+        # closes the half-open socket and restores it, every time.
+        assert got["id"] != got["before"]["id"] and got["events"] == []
+        return
     assert got["recovered"] is True and got["id"] == got["before"]["id"]
     assert got["whoami"]["rooms"] == sorted([got["id"], "r1"])
     assert got["whoami"]["data"] == {"name": "ada"}

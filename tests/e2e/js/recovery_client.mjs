@@ -15,11 +15,12 @@ function client(base = url) {
   return io(`${base}/recovery`, { transports: TRANSPORTS[mode], reconnection: false, forceNew: true });
 }
 
-// The proxy cuts every connection it carries, then closes this one.
-const sever = (port) =>
+// An outage: the proxy cuts every connection it carries and refuses new ones until the
+// returned connection is closed (it writes a byte once everything is cut).
+const outage = (port) =>
   new Promise((resolve, reject) => {
     const conn = tcpConnect(port, "127.0.0.1");
-    conn.on("close", resolve);
+    conn.once("data", () => resolve(conn));
     conn.on("error", reject);
   });
 
@@ -41,9 +42,9 @@ async function dropped(control, proxied) {
   await until(() => events.length === 1, "the first event");
   const before = { id: socket.id, recovered: socket.recovered, pid: Boolean(socket._pid) };
   const closed = once(socket, "disconnect");
-  if (proxied) await sever(proxied.control);
-  else await ack(control, "drop", socket.id);
+  const cut = proxied ? await outage(proxied.control) : await ack(control, "drop", socket.id);
   const [reason] = await closed;
+  if (proxied) cut.destroy(); // the proxy lets connections through again
   return { socket, events, before, reason };
 }
 
