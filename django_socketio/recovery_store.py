@@ -67,6 +67,11 @@ def redis_target(config: RecoveryConfig, alias: str | None) -> tuple[Any, str] |
     return store, KEY_PREFIX
 
 
+#: Connections to the store per event loop, and how long a command waits for a free one.
+MAX_CONNECTIONS = 100
+POOL_TIMEOUT = 10.0
+
+
 class LoopStores:
     """A `RedisRecoveryStore` per event loop, reached as if it were one store."""
 
@@ -82,13 +87,29 @@ class LoopStores:
         self._stores = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
+        """A client whose pool makes a command wait for a free connection.
+
+        redis-py's default pool raises "Too many connections" past 100 at once: a
+        rolling restart sends the clients of a stopped process to the others all
+        together, each recovery a command, and some failed. At most `MAX_CONNECTIONS`
+        per event loop; a command waits up to `POOL_TIMEOUT` seconds for one.
+        """
         import redis.asyncio as aioredis
 
-        if isinstance(self.target, str):
-            return aioredis.Redis.from_url(self.target)
-        from channels_redis.utils import create_pool
+        pool = aioredis.BlockingConnectionPool
+        limits = {"max_connections": MAX_CONNECTIONS, "timeout": POOL_TIMEOUT}
+        target = self.target
+        if isinstance(target, str):
+            return aioredis.Redis(connection_pool=pool.from_url(target, **limits))
+        target = dict(target)
+        if "master_name" in target:  # Sentinel: channels-redis's own pool
+            from channels_redis.utils import create_pool
 
-        return aioredis.Redis(connection_pool=create_pool(self.target))
+            return aioredis.Redis(connection_pool=create_pool(target))
+        if "address" in target:
+            address = target.pop("address")
+            return aioredis.Redis(connection_pool=pool.from_url(address, **target, **limits))
+        return aioredis.Redis(connection_pool=pool(**target, **limits))
 
     def current(self) -> RedisRecoveryStore:
         """The store of the running event loop."""

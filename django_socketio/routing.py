@@ -127,7 +127,7 @@ class SocketIOApplication:
                 await io.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await io.adapter.stop()
+                await io.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 
 from . import live
 from .conf import get_settings
+from .shutdown import stop_with_daphne
 from .socketio.adapter import Adapter
 from .socketio.packets import JSONParser
 from .socketio.server import Client, SocketIOServer
@@ -25,10 +26,37 @@ from .socketio.server import Client, SocketIOServer
 logger = logging.getLogger("django_socketio")
 T = TypeVar("T")
 
+#: Seconds a stopping process spends closing (and, with recovery, keeping) its sessions.
+SHUTDOWN_TIMEOUT = 10.0
+
 
 class DjangoSocketIOServer(SocketIOServer):
     admin_ui: Any = None  # the AdminUI, when SOCKETIO["ADMIN_UI"] is set
     _feed_started: asyncio.Future[None] | None = None  # the Redis recovery log's reader
+    _stop_hooked = False  # `stop` runs when daphne shuts down
+    _from_threads = 0  # run_from_thread calls waiting for this loop
+
+    async def stop(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        """Stop serving: on SIGTERM under daphne, at lifespan.shutdown under uvicorn.
+
+        New sessions are refused (HTTP 503), every open one is closed as a forced
+        server close: with recovery on, kept in the store (a Redis store: for its
+        client to recover on another process), then the other processes are told.
+        Bounded by `timeout`: a process that cannot reach its store still exits.
+        """
+        if self.engine.stopping:
+            return
+        logger.info("stopping: closing %d sessions", len(self.engine.connections))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            await asyncio.wait_for(self.engine.shutdown(), timeout)
+        except TimeoutError:
+            logger.warning("sessions still open after %s s of shutting down", timeout)
+        # emit_sync calls from views running now need this loop to finish
+        while self._from_threads and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await self.adapter.stop()
 
     def configure(self) -> None:
         settings = get_settings()
@@ -63,6 +91,8 @@ class DjangoSocketIOServer(SocketIOServer):
 
     async def start(self) -> None:
         await super().start()
+        if not self._stop_hooked:
+            self._stop_hooked = stop_with_daphne(self.stop)
         if self.admin_ui is not None:
             self.admin_ui.start()
         if getattr(self.recovery_store, "delivers", False):
@@ -124,13 +154,22 @@ class DjangoSocketIOServer(SocketIOServer):
         the server's loop; from any other thread, we hop there ourselves."""
         from asgiref.sync import async_to_sync
 
+        if self.engine.stopping:
+            # The server's loop stops soon and would leave this thread waiting forever
+            # (the interpreter then never exits): a loop of our own.
+            return asyncio.run(coro)
+
         async def run() -> T:
             loop = self.loop
             if loop is None or loop is asyncio.get_running_loop() or not loop.is_running():
                 return await coro
             return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
-        return async_to_sync(run)()
+        self._from_threads += 1
+        try:
+            return async_to_sync(run)()
+        finally:
+            self._from_threads -= 1
 
     def unreachable_reason(self) -> str:
         settings = get_settings()

@@ -50,13 +50,13 @@ class Balancer:
         self.directory.cleanup()
 
 
-def start_balancer(ports: list[int], sticky: bool = False) -> Balancer:
+def start_balancer(ports: list[int], sticky: bool = False, max_fails: int = 1) -> Balancer:
     """nginx on a free port in front of `ports`: round-robin, or ip_hash if `sticky`."""
     binary = nginx_binary()
     directory = tempfile.TemporaryDirectory(prefix="nginx-")
     port = free_port()
     path = Path(directory.name) / "nginx.conf"
-    path.write_text(nginx_config(directory.name, port, ports, sticky))
+    path.write_text(nginx_config(directory.name, port, ports, sticky, max_fails))
     process = subprocess.Popen(
         [binary, "-c", str(path), "-p", directory.name, "-e", f"{directory.name}/error.log"],
         stdout=subprocess.DEVNULL,

@@ -43,12 +43,18 @@ http {{
 """
 
 
-def nginx_config(directory: str, port: int, ports: list[int], sticky: bool) -> str:
+def nginx_config(
+    directory: str, port: int, ports: list[int], sticky: bool, max_fails: int = 1
+) -> str:
     """nginx listening on `port` in front of `ports`: round-robin, or ip_hash if `sticky`.
 
-    `directory` holds its pid, logs and temporary files.
+    `directory` holds its pid, logs and temporary files. A process that refused a
+    connection is skipped for 5 s after `max_fails` refusals; 0: never skipped (every
+    request tries it first in its turn, then the next), for processes that restart.
     """
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in ports)
+    servers = "\n".join(
+        f"        server 127.0.0.1:{p} max_fails={max_fails} fail_timeout=5s;" for p in ports
+    )
     return CONFIG.format(
         dir=directory, port=port, servers=servers, policy="ip_hash;" if sticky else ""
     )

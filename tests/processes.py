@@ -37,6 +37,9 @@ def listening_socket() -> socket.socket:
     """A TCP socket on a free port of 127.0.0.1, listening, for a server process to inherit."""
     sock = socket.socket()
     try:
+        # so that a restarted server can bind the port again while the connections its
+        # predecessor had are still closing (tests/multinode/test_rolling_restart.py)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         sock.listen(1024)
         sock.set_inheritable(True)

@@ -307,6 +307,7 @@ class Engine:
         self.node_tag = generate_tag()
         #: Reaches sessions of other processes (set by the channel-layer adapter).
         self.forwarder: Forwarder | None = None
+        self.stopping = False  # `shutdown` began: new sessions are refused (HTTP 503)
         self._handshakes = WindowCounter(60.0)
         self._refusal_log: Throttle | None = None
         # Optional: told when a session switched to websocket (the Admin UI shows it).
@@ -359,6 +360,10 @@ class Engine:
         Called by the transports before `open`, for handshakes only (an upgrade
         websocket joins an existing session and is not counted).
         """
+        if self.stopping:
+            # A client retries elsewhere (behind a balancer) rather than open a session
+            # that the process would take down with it.
+            raise EngineIOError(ErrorCode.FORBIDDEN, 503, "Server is shutting down")
         limit = self.config.connections_per_minute
         if limit is None:
             return
@@ -595,6 +600,8 @@ class Engine:
         return pause(seconds)
 
     async def shutdown(self) -> None:
+        """Close every session as a forced server close (a recoverable reason)."""
+        self.stopping = True
         for conn in list(self.connections.values()):
             conn.session.fail(Reason.SERVER_SHUTDOWN)
             await self._finalize(conn)

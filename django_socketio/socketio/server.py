@@ -758,14 +758,17 @@ class ServerNamespace:
             if live is not None:
                 await self.evict(live)
             feed = server.recovery_feed
-            # The feed closes a live socket on another process first (one per id).
-            session = await (feed or store).take(self.name, pid)
-            missed = None
-            if session is not None and session.sid not in self.sockets:
-                if feed is not None:  # then no await before joining the rooms (see add)
-                    missed = await feed.missed(self.name, session, offset)
-                elif not getattr(store, "delivers", False):
-                    missed = store.missed(self.name, session, offset)
+            session = missed = None
+            try:
+                # The feed closes a live socket on another process first (one per id).
+                session = await (feed or store).take(self.name, pid)
+                if session is not None and session.sid not in self.sockets:
+                    if feed is not None:  # then no await before joining the rooms (see add)
+                        missed = await feed.missed(self.name, session, offset)
+                    elif not getattr(store, "delivers", False):
+                        missed = store.missed(self.name, session, offset)
+            except Exception:  # the store is out of reach: a fresh session, not no answer
+                logger.exception("could not restore the session of pid %r", pid[:40])
             if session is not None and missed is not None and session.sid not in self.sockets:
                 socket.restore(session, missed, offset)
                 STATS.recoveries += 1

@@ -225,21 +225,33 @@ class Socket:
         self.state = SocketState.RESTORED
 
     async def accept(self) -> None:
-        """Send the missed events (if restored), CONNECT, then what was emitted meanwhile."""
-        self._require("accept", SocketState.CONNECTING, SocketState.RESTORED)
-        pending, self._pending = self._pending, []
+        """Send the missed events (if restored), CONNECT, then what was emitted meanwhile.
+
+        The state moves to CONNECTED only once all of that is written: until then what
+        is emitted to the socket (a broadcast arriving during one of the awaits here)
+        keeps joining `_pending`, behind what was held back, instead of overtaking it.
+        """
+        waiting = (SocketState.CONNECTING, SocketState.RESTORED)
+        self._require("accept", *waiting)
         missed, self._missed = self._missed, []
-        self.state = SocketState.CONNECTED
         STATS.socket_connects += 1
         client = self.client
+        write = self.nsp.server.engine.write_many
         for data in missed:
-            await self._replay(data)
+            frames = await self._replay_frames(data)
+            if frames:
+                write(client.eio_sid, frames, None, False)
         await client.send_packet(client.connect_packet(self))
+        if self._pending:
+            await after_the_next_write()
+        if self.state not in waiting:  # it left meanwhile
+            return
+        self.state = SocketState.CONNECTED
+        pending, self._pending = self._pending, []
+        if pending:
+            self.write_frames(pending)
         for observer in self.nsp.server.observers:
             observer.socket_connected(self)
-        if pending:
-            await after_the_next_write()
-            await self.send_frames(pending)
 
     def refuse(self) -> bool:
         """A middleware or ``on_connect`` refused it: what it emitted is dropped.
@@ -367,20 +379,19 @@ class Socket:
             await maybe_await(listener(event, *args))
         return True
 
-    async def _replay(self, data: list[Any]) -> None:
-        """Write one missed event (its offset last), through the outgoing middlewares."""
+    async def _replay_frames(self, data: list[Any]) -> list[str | bytes] | None:
+        """One missed event (its offset last), through the outgoing middlewares, encoded."""
         event, *args = data
         if self._outgoing or self.nsp.outgoing:
             out = OutgoingPacket(event, args[:-1], broadcast=True)
             if not await run_outgoing((*self.nsp.outgoing, *self._outgoing), self, out):
-                return
+                return None
             event, args = out.event, [*out.args, args[-1]]
         try:
-            frames = self.client.encode(Packet(PacketType.EVENT, self.nsp.name, [event, *args]))
+            return self.client.encode(Packet(PacketType.EVENT, self.nsp.name, [event, *args]))
         except (TypeError, ValueError) as exc:  # a middleware made it unencodable
             logger.error("cannot replay event %r to %r: %s", event, self, exc)
-            return
-        self.write_frames(frames)
+            return None
 
     async def receive_ack(self, ack_id: int | None, args: list[Any]) -> None:
         """The client answered `ack_id`: wake its waiter (a failing callback is logged)."""
