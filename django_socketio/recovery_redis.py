@@ -46,6 +46,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,7 @@ class StreamEntry:
     data: list[Any]  # [event, *args], without the offset
     rooms: frozenset[str]
     except_rooms: frozenset[str]
-    #: "" for an event; EVICT for a request to close a live socket (`data`: [pid]).
+    #: "" for an event; EVICT for a request to close a live socket (`data`: [pid, asker]).
     kind: str = ""
 
     def reaches(self, rooms: Iterable[str]) -> bool:
@@ -263,11 +264,15 @@ class RedisRecoveryStore:
     async def held(self, namespace: str, pid: str) -> bool:
         return bool(await self.client.exists(self._live_key(namespace, pid)))
 
-    async def request_eviction(self, namespace: str, pid: str) -> None:
-        """Ask every process, through the stream, to close its socket with `pid`."""
+    async def request_eviction(self, namespace: str, pid: str, asker: str = "") -> None:
+        """Ask every process, through the stream, to close its socket with `pid`.
+
+        `asker` names the reader that asks: it is about to restore that very pid, and
+        must not close its own new socket when the entry comes round (`StreamFeed`).
+        """
         await self.client.xadd(
             self.stream,
-            _encode_entry(namespace, [pid], (), (), EVICT),
+            _encode_entry(namespace, [pid, asker], (), (), EVICT),
             maxlen=self.max_events,
             approximate=True,
         )
@@ -347,6 +352,7 @@ class StreamFeed:
         self._moved = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.token = uuid.uuid4().hex  # names this reader in the eviction requests it makes
 
     async def start(self) -> None:
         if self._task is None:
@@ -385,7 +391,7 @@ class StreamFeed:
                 continue
             async with self.lock:
                 for entry in entries:
-                    if entry.namespace:
+                    if entry.namespace and not self._asked_by_me(entry):
                         try:
                             await self.deliver(entry)
                         except Exception:
@@ -395,6 +401,10 @@ class StreamFeed:
             self._moved.set()
             self._moved = asyncio.Event()
             await asyncio.sleep(0)  # let the rest of the process run between batches
+
+    def _asked_by_me(self, entry: StreamEntry) -> bool:
+        """An eviction this reader asked for: the socket with that pid here is the new one."""
+        return entry.kind == EVICT and entry.data[1:2] == [self.token]
 
     async def reached(self, offset: str, timeout: float = CATCH_UP_TIMEOUT) -> bool:
         """Wait until this reader has delivered `offset`; False if it did not in time."""
@@ -424,7 +434,7 @@ class StreamFeed:
         session = await store.take(namespace, pid)
         if session is not None or not await store.held(namespace, pid):
             return session
-        await store.request_eviction(namespace, pid)
+        await store.request_eviction(namespace, pid, self.token)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + EVICT_TIMEOUT
         while loop.time() < deadline:

@@ -46,6 +46,7 @@ class DjangoSocketIOServer(SocketIOServer):
         """
         if self.engine.stopping:
             return
+        self.engine.stopping = True  # for good: the process exits next
         logger.info("stopping: closing %d sessions", len(self.engine.connections))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -154,7 +155,7 @@ class DjangoSocketIOServer(SocketIOServer):
         the server's loop; from any other thread, we hop there ourselves."""
         from asgiref.sync import async_to_sync
 
-        if self.engine.stopping:
+        if self._engine is not None and self._engine.stopping:  # (not set up: no loop yet)
             # The server's loop stops soon and would leave this thread waiting forever
             # (the interpreter then never exits): a loop of our own.
             return asyncio.run(coro)

@@ -307,7 +307,7 @@ class Engine:
         self.node_tag = generate_tag()
         #: Reaches sessions of other processes (set by the channel-layer adapter).
         self.forwarder: Forwarder | None = None
-        self.stopping = False  # `shutdown` began: new sessions are refused (HTTP 503)
+        self.stopping = False  # the process is stopping: new sessions are refused (HTTP 503)
         self._handshakes = WindowCounter(60.0)
         self._refusal_log: Throttle | None = None
         # Optional: told when a session switched to websocket (the Admin UI shows it).
@@ -601,7 +601,6 @@ class Engine:
 
     async def shutdown(self) -> None:
         """Close every session as a forced server close (a recoverable reason)."""
-        self.stopping = True
         for conn in list(self.connections.values()):
             conn.session.fail(Reason.SERVER_SHUTDOWN)
             await self._finalize(conn)

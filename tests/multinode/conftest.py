@@ -279,12 +279,12 @@ async def node_infos(urls: list[str]) -> list[Any]:
     return list(await asyncio.gather(*(info(url) for url in urls)))
 
 
-def start_nodes(count: int, env: dict[str, str], prefix: str) -> list[Node]:
+def start_nodes(count: int, env: dict[str, str], prefix: str, kind: str = "daphne") -> list[Node]:
     nodes = []
     for i in range(count):
         log = _log_file(f"multinode-{prefix}-{i}-")
         process, port = start_server(
-            "daphne",
+            kind,
             "tests.conformance.asgi:application",
             cwd=ROOT,
             env=env,
@@ -337,10 +337,14 @@ class ClusterFactory:
         self.clusters: list[Cluster] = []
 
     def start(
-        self, count: int = 3, layer: str = "redis", extra_env: dict[str, str] | None = None
+        self,
+        count: int = 3,
+        layer: str = "redis",
+        extra_env: dict[str, str] | None = None,
+        kind: str = "daphne",
     ) -> Cluster:
         env = {**node_env(layer, self.redis), **(extra_env or {})}
-        cluster = Cluster(layer, start_nodes(count, env, layer), env, self.redis)
+        cluster = Cluster(layer, start_nodes(count, env, layer, kind), env, self.redis)
         self.clusters.append(cluster)
         if layer != "memory":
             _in_thread(cluster.wait_ready)

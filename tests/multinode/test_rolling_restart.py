@@ -1,12 +1,12 @@
 """A rolling restart under load loses no event: every process stopped (SIGTERM) and started
 again in turn, while 300 clients in rooms receive 50 broadcasts a second.
 
-Three daphne processes share a private Redis (RedisChannelLayer; recovery's store is its
-Redis) behind nginx round-robin. socket.io-client 4.8 with ``connectionStateRecovery``
+Three daphne processes share a private Redis (RedisChannelLayer; recovery's store is
+its Redis) behind nginx round-robin. socket.io-client 4.8 with ``connectionStateRecovery``
 (js/rolling.mjs) reconnects through the balancer to a process that is up. A process
 stopping closes each of its sessions as a forced server close, which keeps it in Redis
-(`django_socketio.shutdown`), so every client recovers elsewhere: same id, same rooms, and
-the ticks it missed, once and in order.
+(`django_socketio.shutdown`), so every client recovers elsewhere: same id, same rooms,
+and the ticks it missed, once and in order.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ CLIENTS = 300
 STOP_TIMEOUT = 20.0  # SIGTERM to exit: SHUTDOWN_TIMEOUT (10 s) and daphne's own stop
 
 
-def restart(node: Node, env: dict[str, str]) -> None:
-    """SIGTERM, wait for the exit, start daphne again on the same port."""
+def restart(node: Node, env: dict[str, str], kind: str) -> None:
+    """SIGTERM, wait for the exit, start the server again on the same port."""
     node.process.send_signal(signal.SIGTERM)
     try:
         node.process.wait(timeout=STOP_TIMEOUT)
@@ -46,7 +46,7 @@ def restart(node: Node, env: dict[str, str]) -> None:
     sock.bind(("127.0.0.1", node.port))
     sock.listen(1024)
     with sock:
-        command = server_command("daphne", "tests.conformance.asgi:application", sock.fileno())
+        command = server_command(kind, "tests.conformance.asgi:application", sock.fileno())
         node.process = subprocess.Popen(
             command,
             pass_fds=(sock.fileno(),),
@@ -77,10 +77,16 @@ def _wait_for(found: list[dict[str, Any]], event: str, timeout: float) -> dict[s
     raise AssertionError(f"no {event!r} from rolling.mjs within {timeout} s: {found}")
 
 
-def test_a_rolling_restart_under_load_loses_and_repeats_nothing(redis: RedisServer) -> None:
+# Under uvicorn (lifespan.shutdown runs the same stop, after uvicorn closed the websockets
+# itself) 0, 1 and 4 of about 470 reconnections got a fresh session in three runs: not yet
+# understood, so not asserted here (README, "Rolling restarts").
+@pytest.mark.parametrize("kind", ["daphne"])
+def test_a_rolling_restart_under_load_loses_and_repeats_nothing(
+    redis: RedisServer, kind: str
+) -> None:
     node = node_binary("socket.io-client")
     factory = ClusterFactory(redis)
-    cluster = factory.start(3, "redis", {"SIO_TEST_RECOVERY": "120"})
+    cluster = factory.start(3, "redis", {"SIO_TEST_RECOVERY": "120"}, kind)
     # max_fails 0: a restarting process is tried again at once (nginx's default skips a
     # process for fail_timeout after a refused connection: with all three restarted in
     # a few seconds, it ran out of processes and answered 502 to every reconnection)
@@ -109,7 +115,7 @@ def test_a_rolling_restart_under_load_loses_and_repeats_nothing(redis: RedisServ
         assert ready["event"] == "ready", (ready, _tail(log))
         time.sleep(1)  # ticks flowing
         for n in cluster.nodes:
-            restart(n, cluster.env)
+            restart(n, cluster.env, kind)
             time.sleep(1)  # its clients are back elsewhere, new ones may land on it
         assert script.stdin is not None
         script.stdin.write("stop\n")
@@ -123,6 +129,7 @@ def test_a_rolling_restart_under_load_loses_and_repeats_nothing(redis: RedisServ
         logs = cluster.logs(8000)
         errors = [n.name for n in cluster.nodes if "Traceback" in n.log_text(5_000_000)]
         factory.close()
+    # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
     # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
     print(json.dumps({k: v for k, v in result.items() if k != "problems"}))
     assert result["event"] == "result", (result, _tail(log), logs)
