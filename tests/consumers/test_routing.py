@@ -4,6 +4,7 @@ import json
 
 from channels.testing import ApplicationCommunicator, HttpCommunicator, WebsocketCommunicator
 
+from django_socketio import io
 from django_socketio.conf import build_settings
 from django_socketio.engineio.engine import Engine
 from django_socketio.routing import SocketIOApplication
@@ -66,3 +67,7 @@ async def test_lifespan_startup_and_shutdown_complete():
     await lifespan.send_input({"type": "lifespan.shutdown"})
     assert await lifespan.receive_output(2) == {"type": "lifespan.shutdown.complete"}
     await lifespan.wait(2)
+    # The shutdown stopped the process's server for good (new sessions refused, see
+    # tests/multinode/test_rolling_restart.py); the other tests share it: put it back.
+    assert io.engine.stopping is True
+    io.engine.stopping = False

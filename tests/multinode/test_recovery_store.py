@@ -213,11 +213,16 @@ async def test_taking_a_session_still_live_on_another_process_closes_it_there_fi
     closed: list[str] = []
 
     async def process_a(entry: StreamEntry) -> None:
-        if entry.kind == "evict" and entry.data == ["p"]:
+        if entry.kind == "evict" and entry.data[0] == "p":
             closed.append(entry.offset)
             await store.persist("/", session)  # as a lost connection: kept, not live
 
-    feed_a, feed_b = StreamFeed(store, process_a), StreamFeed(other, lambda entry: asyncio.sleep(0))
+    at_b: list[StreamEntry] = []
+
+    async def process_b(entry: StreamEntry) -> None:
+        at_b.append(entry)
+
+    feed_a, feed_b = StreamFeed(store, process_a), StreamFeed(other, process_b)
     await feed_a.start()
     await feed_b.start()
     await store.hold("/", "p")
@@ -225,6 +230,9 @@ async def test_taking_a_session_still_live_on_another_process_closes_it_there_fi
     assert len(closed) == 1 and taken is not None
     assert dataclasses.replace(taken, left_at=None) == session
     assert not await other.held("/", "p")
+    # b, which asked, restores the pid itself: its own request is not delivered to it
+    assert await feed_a.reached(closed[0]) and await feed_b.reached(closed[0])
+    assert [e for e in at_b if e.kind == "evict"] == []
     # an eviction entry is no event: never replayed
     assert await feed_b.replay("/", {"s", "r"}, "0-0") == []
     # no live holder and no session: nothing to wait for
