@@ -61,6 +61,17 @@ def restart(node: Node, env: dict[str, str], kind: str) -> None:
         time.sleep(0.1)
 
 
+def _tracebacks(log: str) -> int:
+    """Tracebacks in a log, but Django's for a view request cut off by the stop.
+
+    daphne cancels the application instances when it stops; a POST /emit/ caught then
+    leaves Django's `listen_for_disconnect` task with a RequestAborted nobody retrieves
+    (the script counts that tick as unsure).
+    """
+    aborted = log.count("raise RequestAborted()\ndjango.core.exceptions.RequestAborted")
+    return log.count("Traceback") - aborted
+
+
 def _lines(process: subprocess.Popen[str], found: list[dict[str, Any]]) -> None:
     for line in process.stdout:  # type: ignore[union-attr]
         if line.startswith("{"):
@@ -127,7 +138,7 @@ def test_a_rolling_restart_under_load_loses_and_repeats_nothing(
         script.wait(timeout=10)
         balancer.stop()
         logs = cluster.logs(8000)
-        errors = [n.name for n in cluster.nodes if "Traceback" in n.log_text(5_000_000)]
+        errors = [n.name for n in cluster.nodes if _tracebacks(n.log_text(5_000_000))]
         factory.close()
     # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
     # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
