@@ -608,17 +608,8 @@ def run(
         argv = ["node", str(LOADGEN), "--scenario", spec["loadgen"]]
         for url in urls:
             argv += ["--url", url]
-        for key in (
-            "clients",
-            "duration",
-            "warmup",
-            "payload",
-            "rate",
-            "pace",
-            "concurrency",
-            "hold",
-        ):
-            if key in params:
+        for key in PARAMS:
+            if key in params and key != "processes":  # the load generator's own options
                 argv += [f"--{key}", str(params[key])]
         stderr_log = open(log_dir / f"{label}-loadgen.log", "w")  # noqa: SIM115
         loadgen = subprocess.Popen(
