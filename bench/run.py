@@ -230,6 +230,10 @@ def server_command(
         python = djsio_python()
     if kind in ("djsio", "ours"):
         env["DJANGO_SETTINGS_MODULE"] = f"{kind}.settings"
+    if kind == "ours":
+        # This checkout's django_socketio, not the one the venv was installed from
+        # (a git worktree shares its venv with the main checkout).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     if runner == "daphne":
         # -v 0: no access log (daphne writes one to stdout at its default verbosity; uvicorn
         # runs with --no-access-log), warnings and errors still logged.

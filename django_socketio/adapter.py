@@ -47,9 +47,11 @@ from .internode import (
     Broadcast,
     Bye,
     EioAbort,
+    EioHandover,
     EioPoll,
     EioPush,
     EioReply,
+    EioUpgrade,
     Heartbeat,
     Message,
     MessageError,
@@ -515,6 +517,14 @@ class ChannelLayerAdapter(Adapter):
     async def sio_eio_reply(self, message: EioReply) -> None:
         if self.forwarding is not None:
             self.forwarding.answered(message)
+
+    async def sio_eio_upgrade(self, message: EioUpgrade) -> None:
+        if self.forwarding is not None:
+            await self.forwarding.on_upgrade(message)
+
+    async def sio_eio_handover(self, message: EioHandover) -> None:
+        if self.forwarding is not None:
+            self.forwarding.handed_over(message)
 
     async def sio_request(self, message: Request) -> None:
         nsp = self.server.namespaces.get(message.nsp)

@@ -54,6 +54,12 @@ def _positive_seconds(value: Any) -> str | None:
     return f"must be a positive number of seconds, not {value!r}"
 
 
+def _seconds(value: Any) -> str | None:
+    if _number(value) and 0 <= value < float("inf"):
+        return None
+    return f"must be a number of seconds, 0 or more, not {value!r}"
+
+
 def _positive_int(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return None
@@ -243,6 +249,7 @@ OPTIONAL_RATE = Rule(_optional_rate, ID + "E030")
 OPTIONAL_COUNT = Rule(_optional_count, ID + "E031")
 POLICY = Rule(_policy, ID + "E032")
 COUNT = Rule(_count, ID + "E051")
+SECONDS_OR_ZERO = Rule(_seconds, ID + "E052")
 HEADER = Rule(
     _header,
     ID + "E033",
@@ -337,6 +344,7 @@ RULES: dict[str, Rule] = {
     "BACKLOG_POLICY": BACKLOG_POLICY,
     "MAX_PAYLOAD_PACKETS": POSITIVE_INT,
     "UPGRADE_TIMEOUT": SECONDS,
+    "TAKEOVER_WINDOW": SECONDS_OR_ZERO,
     "VOLATILE_LATEST": BOOL,
     "RECOVERY": RECOVERY,
 }

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "BACKLOG_POLICY": "disconnect",  # past a backlog limit: "disconnect" or "drop"
     "MAX_PAYLOAD_PACKETS": 1_000,  # packets per polling POST
     "UPGRADE_TIMEOUT": 10.0,  # seconds for a probing websocket to finish the upgrade
+    # seconds a new polling session waits for its websocket, which may reach another
+    # process and take the session over, before the application sees it; 0: never
+    "TAKEOVER_WINDOW": 0.3,
     "VOLATILE_LATEST": False,  # keep the newest volatile message for a client behind
     # Socket.IO
     "CONNECT_TIMEOUT": 45.0,  # seconds for a session to join a namespace
@@ -175,6 +178,7 @@ def build_settings(overrides: dict[str, Any] | None = None) -> Settings:
             backlog_policy=str(raw["BACKLOG_POLICY"]),
             max_payload_packets=int(raw["MAX_PAYLOAD_PACKETS"]),
             upgrade_timeout=float(raw["UPGRADE_TIMEOUT"]),
+            takeover_window=float(raw["TAKEOVER_WINDOW"]),
             volatile_latest=bool(raw["VOLATILE_LATEST"]),
         ),
         path=str(raw["PATH"]).strip("/"),

@@ -15,9 +15,17 @@ within a round trip), at most until a heartbeat interval after the start.
 
 Failing fast: a tag no live process announces, an owner that stops beating or
 says goodbye, or an owner that does not answer in time all give the client the
-usual 400 "Session ID unknown", and it reconnects. A websocket for such a sid is
-refused (HTTP 403 before the handshake); clients take a failed upgrade as
-non-fatal and keep polling, through the forwarding.
+usual 400 "Session ID unknown", and it reconnects.
+
+A websocket upgrade for another process's session takes the session over when
+the application there has not seen it yet (`Engine.lend`, within
+TAKEOVER_WINDOW of the handshake): this process answers the client's probe once
+the owner agreed (`EioUpgrade` CLAIM; the owner's GETs answer NOOP from then),
+and when the client upgrades, the owner hands over what the client sent so far
+(MOVE, `EioHandover`) and forgets the session; the application sees it here. A
+probe that fails gives it back (CANCEL). Any other websocket for such a sid is
+refused (closed at once, or HTTP 403 if the owner is unknown); clients take a
+failed upgrade as non-fatal and keep polling, through the forwarding.
 
 Bounded: at most `max_in_flight` forwarded requests wait here at once; past it
 the client gets HTTP 503 (its transport fails and it reconnects).
@@ -35,7 +43,7 @@ from .engineio.engine import TAG_LENGTH, Engine, spawn, tag_of
 from .engineio.polling import UNKNOWN_SID, PollingReply
 from .engineio.session import POLLING
 from .exceptions import EngineIOError
-from .internode import EioAbort, EioPoll, EioPush, EioReply
+from .internode import EioAbort, EioHandover, EioPoll, EioPush, EioReply, EioUpgrade, UpgradeStep
 
 if TYPE_CHECKING:
     from .adapter import ChannelLayerAdapter
@@ -50,7 +58,7 @@ class _Waiting:
 
     def __init__(self, owner: str) -> None:
         self.owner = owner
-        self.future: asyncio.Future[PollingReply] = asyncio.get_running_loop().create_future()
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
 
 class PollingForwarder:
@@ -67,6 +75,10 @@ class PollingForwarder:
         self._tag_waiters: dict[str, asyncio.Future[None]] = {}  # only in the first seconds
 
     # -- the process a request reached -------------------------------------------------
+
+    def has_peers(self) -> bool:
+        self.adapter.live_nodes()  # forget the silent ones first
+        return self.adapter.nodes.any_tagged()
 
     async def owner(self, sid: str) -> str | None:
         if len(sid) < TAG_LENGTH:
@@ -109,6 +121,31 @@ class PollingForwarder:
     async def poll(self, owner: str, sid: str, lost: asyncio.Future[None]) -> PollingReply | None:
         return await self._forward(owner, lambda req, me: EioPoll(me, req, sid, self._me), lost)
 
+    async def claim(self, owner: str, sid: str) -> bool:
+        """May the websocket here take `owner`'s session `sid` over? (Its polls NOOP from now.)"""
+        answer = await self._upgrade_step(owner, sid, UpgradeStep.CLAIM)
+        return isinstance(answer, EioHandover) and answer.ok
+
+    async def move(self, owner: str, sid: str) -> list[str | bytes] | None:
+        """Take the claimed session over: what its client sent so far; None if refused."""
+        answer = await self._upgrade_step(owner, sid, UpgradeStep.MOVE)
+        return answer.messages if isinstance(answer, EioHandover) and answer.ok else None
+
+    async def cancel(self, owner: str, sid: str) -> None:
+        """The websocket failed before the client upgraded: the owner keeps the session."""
+        channel = self.adapter.nodes.channel_of(owner)
+        if channel is not None and self.adapter.channel is not None:
+            step = EioUpgrade(self.adapter.node_id, "", sid, self._me, UpgradeStep.CANCEL)
+            await self.adapter._send(channel, step)
+
+    async def _upgrade_step(self, owner: str, sid: str, step: UpgradeStep) -> Any:
+        # The owner answers at once, without running application code.
+        return await self._forward(
+            owner,
+            lambda req, me: EioUpgrade(me, req, sid, self._me, step),
+            limit=self.adapter.request_timeout,
+        )
+
     @property
     def _me(self) -> str:
         channel = self.adapter.channel
@@ -116,7 +153,11 @@ class PollingForwarder:
         return channel
 
     async def _forward(
-        self, owner: str, build: Any, lost: asyncio.Future[None] | None = None
+        self,
+        owner: str,
+        build: Any,
+        lost: asyncio.Future[None] | None = None,
+        limit: float | None = None,
     ) -> Any:
         if len(self._waiting) >= self.max_in_flight:
             self.refused += 1
@@ -134,10 +175,11 @@ class PollingForwarder:
             # handlers of its packets ran, as a local one: a CONNECT's on_connect may
             # itself ask every process (up to REQUEST_TIMEOUT), so it may take as long
             # as its session can live without a POST (no PONG gets through meanwhile).
-            config = self.engine.config
-            limit = self.adapter.request_timeout + config.ping_interval
-            if lost is None:
-                limit += config.ping_timeout
+            if limit is None:
+                config = self.engine.config
+                limit = self.adapter.request_timeout + config.ping_interval
+                if lost is None:
+                    limit += config.ping_timeout
             wait: set[asyncio.Future[Any]] = {waiting.future}
             if lost is not None:
                 wait.add(lost)
@@ -157,6 +199,11 @@ class PollingForwarder:
         if waiting is not None and not waiting.future.done():
             reply = PollingReply(message.status, message.body, message.content_type)
             waiting.future.set_result(reply)
+
+    def handed_over(self, message: EioHandover) -> None:
+        waiting = self._waiting.get(message.req)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_result(message)
 
     def node_gone(self, node: str) -> None:
         """The owner stopped (goodbye, or silence): its forwarded requests fail now."""
@@ -221,7 +268,26 @@ class PollingForwarder:
             lost.set_result(None)
 
     def node_lost(self, node: str) -> None:
-        """A forwarding node is gone: the GETs it carried are lost with it."""
+        """A forwarding node is gone: the GETs it carried are lost with it, and the
+        sessions it was taking over stay here."""
         for (sender, _), lost in list(self._remote_polls.items()):
             if sender == node and not lost.done():
                 lost.set_result(None)
+        self.engine.take_back_all(node)
+
+    async def on_upgrade(self, message: EioUpgrade) -> None:
+        """A step of a takeover by the websocket's node; nothing here awaits the application."""
+        engine, node = self.engine, message.node
+        if message.step == UpgradeStep.CANCEL:
+            engine.take_back(message.sid, node)
+            return
+        if message.step == UpgradeStep.CLAIM:
+            # Bounded: the taker waits UPGRADE_TIMEOUT for the client, then asks within
+            # REQUEST_TIMEOUT; past that the session stays here (`Engine._hold_ended`).
+            limit = engine.config.upgrade_timeout + 2 * self.adapter.request_timeout
+            lent = engine.lend(message.sid, node, limit)
+            answer = EioHandover(self.adapter.node_id, message.req, lent)
+        else:
+            held = engine.give_away(message.sid, node)
+            answer = EioHandover(self.adapter.node_id, message.req, held is not None, held or [])
+        await self.adapter._send(message.reply_to, answer)

@@ -35,9 +35,11 @@ __all__ = [
     "Bye",
     "CloseSocketsPayload",
     "EioAbort",
+    "EioHandover",
     "EioPoll",
     "EioPush",
     "EioReply",
+    "EioUpgrade",
     "Heartbeat",
     "Message",
     "MessageError",
@@ -50,6 +52,7 @@ __all__ = [
     "SelectPayload",
     "ServerProtocol",
     "ServerSideEmitPayload",
+    "UpgradeStep",
     "check_payload",
     "decode",
 ]
@@ -72,6 +75,9 @@ class MessageType(StrEnum):
     EIO_PUSH = "sio.eio_push"  # to the owner's channel: a POST body arrived here
     EIO_ABORT = "sio.eio_abort"  # to the owner's channel: the client left that GET
     EIO_REPLY = "sio.eio_reply"  # to the forwarding node's channel: the HTTP answer
+    # A websocket upgrade for a session another process owns (forwarding.py):
+    EIO_UPGRADE = "sio.eio_upgrade"  # to the owner's channel: claim, move or cancel
+    EIO_HANDOVER = "sio.eio_handover"  # to the websocket's node: the owner's answer
 
 
 class RequestKind(StrEnum):
@@ -417,7 +423,63 @@ class EioReply(_Plain):
             raise MessageError("sio.eio_reply: not an HTTP status")
 
 
-Message = Heartbeat | Bye | Broadcast | Request | Response | EioPoll | EioPush | EioAbort | EioReply
+class UpgradeStep(StrEnum):
+    """The steps of a session moving to the process its upgrade websocket reached."""
+
+    CLAIM = "claim"  # the client probes the websocket: may it take the session over?
+    MOVE = "move"  # the client upgraded on it: hand the session over
+    CANCEL = "cancel"  # the websocket failed before the upgrade: keep the session
+
+
+@dataclass(frozen=True, slots=True)
+class EioUpgrade(_Plain):
+    """A step of the takeover of the owner's session `sid` by `node` (`Engine.lend`).
+
+    CLAIM and MOVE are answered with an `EioHandover`; CANCEL is not answered.
+    """
+
+    type: ClassVar[MessageType] = MessageType.EIO_UPGRADE
+    node: str
+    req: str
+    sid: str
+    reply_to: str
+    step: str
+
+    def __post_init__(self) -> None:
+        if self.step not in UpgradeStep.__members__.values():
+            raise MessageError(f"sio.eio_upgrade: unknown step {self.step!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EioHandover(_Plain):
+    """The owner's answer to a CLAIM (`ok`) or a MOVE (`ok` and the messages the client
+    sent that the application has not seen, in order)."""
+
+    type: ClassVar[MessageType] = MessageType.EIO_HANDOVER
+    node: str
+    req: str
+    ok: bool
+    messages: list[str | bytes] = field(default_factory=list)
+    WIRE_TYPES: ClassVar[Mapping[str, type | tuple[type, ...]]] = {"ok": bool, "messages": list}
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(m, str | bytes) for m in self.messages):
+            raise MessageError("sio.eio_handover: a message is neither str nor bytes")
+
+
+Message = (
+    Heartbeat
+    | Bye
+    | Broadcast
+    | Request
+    | Response
+    | EioPoll
+    | EioPush
+    | EioAbort
+    | EioReply
+    | EioUpgrade
+    | EioHandover
+)
 
 MESSAGES: dict[str, type[Message]] = {
     cls.type.value: cls
@@ -431,6 +493,8 @@ MESSAGES: dict[str, type[Message]] = {
         EioPush,
         EioAbort,
         EioReply,
+        EioUpgrade,
+        EioHandover,
     )
 }
 

@@ -57,6 +57,10 @@ class NodeTable:
         """The live node whose sids start with `tag` (call `expire` first)."""
         return self._tags.get(tag)
 
+    def any_tagged(self) -> bool:
+        """Does a known node issue tagged sids (forward, take sessions over)?"""
+        return bool(self._tags)
+
     def bye(self, node: str) -> bool:
         """Forget a node that said goodbye; True if it was known."""
         self._drop_tag(node)

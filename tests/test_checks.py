@@ -83,6 +83,17 @@ def test_forwarded_requests_is_a_count(value: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [-0.1, "0.3", True, None, float("inf")])
+def test_the_takeover_window_is_seconds_or_zero(value: Any) -> None:
+    assert run({"TAKEOVER_WINDOW": value}) == [
+        Error(
+            f"SOCKETIO['TAKEOVER_WINDOW'] must be a number of seconds, 0 or more, not {value!r}.",
+            id="django_socketio.E052",
+        )
+    ]
+    assert run({"TAKEOVER_WINDOW": 0}) == run({"TAKEOVER_WINDOW": 0.3}) == []
+
+
 def test_the_node_channel_must_hold_the_forwarded_requests() -> None:
     assert run({"FORWARDED_REQUESTS": 0, "NODE_CHANNEL_CAPACITY": 1}) == []
     assert run({"FORWARDED_REQUESTS": 50, "NODE_CHANNEL_CAPACITY": 100}) == []

@@ -28,7 +28,7 @@ from ..stats import STATS, text_size
 from . import packets_v3, polling
 from .engine import Connection, Engine
 from .handshake import parse_query, parse_request
-from .packets import decode
+from .packets import PONG_PROBE, Packet, PacketType, decode, encode
 from .session import POLLING, WEBSOCKET, Reason
 
 logger = logging.getLogger("django_socketio.engineio")
@@ -222,6 +222,28 @@ async def _respond(send: Send, status: int, body: bytes, content_type: bytes, he
     await send({"type": "http.response.body", "body": body})
 
 
+async def _next_packet(receive: Receive, decode_frame: Any, timeout: float) -> Packet | None:
+    """The next packet on a websocket within `timeout`; None if it closed, or sent garbage."""
+    try:
+        async with asyncio.timeout(timeout):
+            message = await receive()
+    except TimeoutError:
+        return None
+    if message["type"] != "websocket.receive":
+        return None
+    frame = message.get("text")
+    if frame is None:
+        frame = message.get("bytes") or b""
+    try:
+        return decode_frame(frame)
+    except PacketError:
+        return None
+
+
+def _is(packet: Packet | None, ptype: PacketType, data: str = "") -> bool:
+    return packet is not None and packet.type is ptype and (packet.data or "") == data
+
+
 def _readable_transport(send: Send) -> Any:
     """The TCP transport under daphne's websocket `send`, to pause reading it; else None.
 
@@ -356,6 +378,14 @@ class WebsocketConsumer(EngineIOConsumer):
             config = settings.engine
             query = parse_query(scope["query_string"])
             request = parse_request("GET", query, True, config.transports, config.allow_eio3)
+            if request.sid and request.sid not in engine.connections:
+                await engine.ready()
+            forwarder = engine.forwarder
+            if request.sid and forwarder is not None and request.sid not in engine.connections:
+                owner = await forwarder.owner(request.sid)
+                if owner is not None:  # another process's session: take it over if it can
+                    await self._take_over(owner, request, scope, receive, send, engine, settings)
+                    return
             if request.sid:
                 conn = engine.lookup(request.sid, WEBSOCKET)
             else:
@@ -390,6 +420,42 @@ class WebsocketConsumer(EngineIOConsumer):
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
+
+    async def _take_over(self, owner, request, scope, receive, send, engine, settings) -> None:
+        """The upgrade of a session another process owns (forwarding.py): move it here.
+
+        The probe is answered once the owner agreed; when the client upgrades, the
+        session moves here with what the client sent so far. If the owner says no (the
+        application there has it already), the websocket is closed and the client
+        keeps polling, forwarded; as a refused local upgrade.
+        """
+        forwarder = engine.forwarder
+        sid = request.sid
+        await send({"type": "websocket.accept"})
+        writer = _WebsocketWriter(send, request.protocol, request.b64)
+        decode_frame = packets_v3.decode if request.protocol == 3 else decode
+        timeout = settings.engine.upgrade_timeout
+        claimed = False
+        conn = None
+        try:
+            probe = None if engine.stopping else await _next_packet(receive, decode_frame, timeout)
+            if _is(probe, PacketType.PING, "probe") and await forwarder.claim(owner, sid):
+                claimed = True
+                await writer.send_frame(encode(PONG_PROBE))  # "3probe" in v3 and v4
+                if _is(await _next_packet(receive, decode_frame, timeout), PacketType.UPGRADE):
+                    claimed = False  # from here the owner has given it up, or says no
+                    held = await forwarder.move(owner, sid)
+                    if held is not None:
+                        conn = await engine.adopt(
+                            sid, scope, writer, held, request.protocol, request.b64
+                        )
+        finally:
+            if claimed:
+                await forwarder.cancel(owner, sid)
+        if conn is None:
+            await writer.close()
+            return
+        await self._receive_loop(conn, engine, writer, receive, settings.engine.max_payload)
 
     async def _receive_loop(self, conn, engine: Engine, writer, receive, limit: int) -> None:
         receive_packets = engine.receive

@@ -146,12 +146,18 @@ class Connection:
     """
 
     __slots__ = (
+        "attached",
+        "held",
+        "held_size",
+        "hold_timer",
         "latest",
+        "lent_to",
         "out",
         "poll",
         "posting",
         "probe",
         "probe_timer",
+        "replayed",
         "scope",
         "session",
         "timer",
@@ -170,6 +176,17 @@ class Connection:
         self.out: deque[str | bytes] = deque()
         self.writer: asyncio.Task[None] | None = None
         self.posting = False  # a POST is being handled (one at a time)
+        #: The application was told of this session (`Engine._attach`).
+        self.attached = False
+        #: Messages from the client the application has not been handed yet (None: all
+        #: were): kept while the session may still move to another process.
+        self.held: deque[str | bytes] | None = None
+        self.held_size = 0  # their bytes (text: characters), while the session may move
+        #: Resolved once the application has been handed every held message.
+        self.replayed: asyncio.Future[None] | None = None
+        self.hold_timer: asyncio.TimerHandle | None = None  # the end of TAKEOVER_WINDOW
+        #: The process whose websocket is taking this session over (`Engine.lend`).
+        self.lent_to: str | None = None
         #: VOLATILE_LATEST: the newest volatile message the client could not take yet
         #: (frames, size, count, messages); sent when it catches up.
         self.latest: tuple[Any, int, int, Any] | None = None
@@ -402,11 +419,172 @@ class Engine:
         conn = Connection(session, scope)
         conn.ws = ws
         self.connections[session.sid] = conn
-        STATS.connects += 1
         self._schedule(conn)
         session.send(session.open_packet())
         conn.wake()
-        await self._call(self.handler.on_connect, session.sid, scope)
+        if self._may_move(session):
+            conn.held = deque()
+            conn.hold_timer = asyncio.get_running_loop().call_later(
+                self.config.takeover_window, self._hold_ended, conn
+            )
+        else:
+            await self._attach(conn)
+        return conn
+
+    # -- a session moving to the process its websocket reached --------------------------
+    #
+    # Behind a balancer without affinity, a client's upgrade websocket may reach another
+    # process than its polling requests (forwarded to the owner, see forwarding.py). As
+    # the reference's cluster engine does, a new polling session is kept from the
+    # application for TAKEOVER_WINDOW: if its websocket probes another process
+    # meanwhile, the session moves there whole (same sid), with the messages the client
+    # sent so far, and the application first sees it there. Later upgrades reaching
+    # another process are refused and the session stays on polling.
+
+    def _may_move(self, session: Session) -> bool:
+        forwarder = self.forwarder
+        return (
+            session.transport == POLLING
+            and self.config.takeover_window > 0
+            and WEBSOCKET in self.config.transports
+            and forwarder is not None
+            and forwarder.has_peers()
+        )
+
+    async def _attach(self, conn: Connection) -> None:
+        """Hand the session to the application: connect, then what the client sent so far.
+
+        Messages arriving meanwhile queue behind the held ones, so the application
+        sees them in the order the client sent them.
+        """
+        if conn.attached or self.connections.get(conn.sid) is not conn:
+            return  # attached already (a second call), or closed before the application knew
+        if conn.hold_timer is not None:
+            conn.hold_timer.cancel()
+            conn.hold_timer = None
+        conn.attached = True
+        STATS.connects += 1
+        held = conn.held
+        if held is None:
+            await self._call(self.handler.on_connect, conn.sid, conn.scope)
+            return
+        replayed = conn.replayed = asyncio.get_running_loop().create_future()
+        await self._call(self.handler.on_connect, conn.sid, conn.scope)
+        while held:
+            await self._call(self.handler.on_message, conn.sid, held.popleft())
+        conn.held = conn.replayed = None
+        replayed.set_result(None)
+
+    async def _hold(self, conn: Connection, data: str | bytes) -> None:
+        """A message from the client of a session the application has not had all of yet.
+
+        While they are handed over, the request that brought it waits, as it would wait
+        for the handlers of its messages. Before that (the session may still move),
+        more than one POST's worth (MAX_PAYLOAD, MAX_PAYLOAD_PACKETS) ends the wait: the
+        session stays here and the application gets them, with its own limits.
+        """
+        held = conn.held
+        assert held is not None
+        held.append(data)
+        if conn.replayed is not None:
+            await conn.replayed
+            return
+        conn.held_size += len(data)
+        c = self.config
+        if conn.held_size > c.max_payload or len(held) > (c.max_payload_packets or len(held)):
+            if conn.lent_to is not None:
+                self._unlend(conn)
+            spawn(self._attach(conn))
+
+    def _hold_ended(self, conn: Connection) -> None:
+        """TAKEOVER_WINDOW is over, or a lent session was neither moved nor given back."""
+        conn.hold_timer = None
+        if conn.attached or self.connections.get(conn.sid) is not conn:
+            return
+        if conn.lent_to is not None:
+            logger.info("session %s: node %s did not finish taking it", conn.sid, conn.lent_to)
+            self._unlend(conn)
+        spawn(self._attach(conn))
+
+    def lend(self, sid: str, to: str, timeout: float) -> bool:
+        """A websocket that reached process `to` probes `sid`: let it take the session over?
+
+        Yes while the application has not seen the session and nothing else upgrades
+        it. Its GETs then get NOOP, as during a local upgrade, so the client stops
+        polling; within `timeout` the session is moved (`give_away`) or given back.
+        """
+        conn = self.connections.get(sid)
+        if (
+            conn is None
+            or conn.attached
+            or conn.lent_to is not None
+            or conn.probe is not None
+            or not conn.session.lend()
+        ):
+            return False
+        conn.lent_to = to
+        if conn.hold_timer is not None:
+            conn.hold_timer.cancel()
+        conn.hold_timer = asyncio.get_running_loop().call_later(timeout, self._hold_ended, conn)
+        conn.wake()
+        return True
+
+    def give_away(self, sid: str, to: str) -> list[str | bytes] | None:
+        """The client upgraded on `to`'s websocket: forget the session, hand over its messages."""
+        conn = self.connections.get(sid)
+        if conn is None or conn.attached or conn.lent_to != to:
+            return None
+        held = list(conn.held or ())
+        self._forget(conn)
+        conn.session.fail(Reason.TRANSPORT_CLOSE)  # a GET still here gets NOOP, not CLOSE
+        if conn.poll is not None and not conn.poll.done():
+            conn.poll.set_result(None)
+        return held
+
+    def take_back(self, sid: str, by: str) -> None:
+        """The websocket that reached `by` failed before the upgrade: the session stays here."""
+        conn = self.connections.get(sid)
+        if conn is not None and not conn.attached and conn.lent_to == by:
+            self._unlend(conn)
+            spawn(self._attach(conn))
+
+    def take_back_all(self, by: str) -> None:
+        """Process `by` is gone: the sessions it was taking over stay here."""
+        for conn in list(self.connections.values()):
+            if conn.lent_to == by:
+                self.take_back(conn.sid, by)
+
+    def _unlend(self, conn: Connection) -> None:
+        conn.lent_to = None
+        conn.session.abort_upgrade()
+        conn.wake()
+
+    async def adopt(
+        self,
+        sid: str,
+        scope: Scope,
+        ws: WebsocketWriter,
+        held: Iterable[str | bytes],
+        protocol: int = 4,
+        b64: bool = False,
+    ) -> Connection | None:
+        """Take over another process's session on the websocket `ws` (see `lend`).
+
+        The application sees a session already on websocket, and the messages the
+        client sent before the move, in order. None if `sid` is somehow held here.
+        """
+        if sid in self.connections:
+            return None
+        session = Session(sid, WEBSOCKET, self.config, self.now(), protocol, b64)
+        conn = Connection(session, scope)
+        conn.ws = ws
+        conn.held = deque(held)
+        self.connections[sid] = conn
+        self._schedule(conn)
+        STATS.upgrades += 1
+        await self._attach(conn)
+        if self._on_upgrade is not None:
+            await self._call(self._on_upgrade, sid)
         return conn
 
     def lookup(self, sid: str | None, transport: str) -> Connection:
@@ -634,7 +812,10 @@ class Engine:
                 ponged = ponged or packet.type is PacketType.PONG
                 continue
             if out.type is PacketType.MESSAGE:
-                await self._call(self.handler.on_message, conn.sid, out.data)
+                if conn.held is not None:
+                    await self._hold(conn, out.data)
+                else:
+                    await self._call(self.handler.on_message, conn.sid, out.data)
             elif conn.probe is not None:  # PONG probe: answer on the probing websocket
                 probe = conn.probe
                 try:
@@ -663,7 +844,9 @@ class Engine:
 
     async def deliver(self, conn: Connection, data: str | bytes) -> None:
         """A MESSAGE that arrived on the session's current transport."""
-        if conn.session.state is not State.CLOSED:
+        if conn.held is not None:
+            await self._hold(conn, data)  # the application is still being handed earlier ones
+        elif conn.session.state is not State.CLOSED:
             await self._call(self.handler.on_message, conn.sid, data)
 
     async def fail(self, conn: Connection, reason: str) -> None:
@@ -705,6 +888,8 @@ class Engine:
         """A websocket came to upgrade `conn`: it has UPGRADE_TIMEOUT to finish (Node: 10 s)."""
         conn.probe = writer
         self._stop_probe_timer(conn)
+        if not conn.attached:  # upgrading here: the session will not move
+            spawn(self._attach(conn))
         conn.probe_timer = asyncio.get_running_loop().call_later(
             self.config.upgrade_timeout, self._probe_timed_out, conn, writer
         )
@@ -779,6 +964,9 @@ class Engine:
         if conn.timer is not None:
             conn.timer.cancel()
             conn.timer = None
+        if conn.hold_timer is not None:
+            conn.hold_timer.cancel()
+            conn.hold_timer = None
         return True
 
     async def _finalize(self, conn: Connection, drain: bool = False) -> None:
@@ -798,7 +986,7 @@ class Engine:
             if writer is not None:
                 writer.cancel()
             writer = None
-        if first:
+        if first and conn.attached:  # else the application never saw it
             STATS.disconnected(conn.session.reason or "")
             await self._call(self.handler.on_disconnect, conn.sid, conn.session.reason or "")
         for transport in (ws, probe):

@@ -146,6 +146,10 @@ async def poll(engine: Engine, conn: Connection, lost: asyncio.Future[None]) -> 
 class Forwarder(Protocol):
     """Carries polling requests for sessions owned by other processes."""
 
+    def has_peers(self) -> bool:
+        """Other live processes (one may take a new session over, see `Engine.lend`)."""
+        ...
+
     async def owner(self, sid: str) -> str | None:
         """The live process that owns `sid`, if it is not this one (None: unknown)."""
         ...

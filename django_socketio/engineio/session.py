@@ -95,6 +95,7 @@ class EngineConfig:
     backlog_policy: str = DISCONNECT  # or DROP: refuse the message, keep the session
     max_payload_packets: int = 1_000  # packets per polling POST; 0: no limit
     upgrade_timeout: float = 10.0  # seconds for a probing websocket to finish the upgrade
+    takeover_window: float = 0.3  # seconds a polling session may be taken over (see Engine)
     volatile_latest: bool = False  # keep the newest volatile message a client cannot take yet
 
 
@@ -356,6 +357,13 @@ class Session:
             self.transport = WEBSOCKET
             return None
         raise PacketError(f"unexpected {ptype.name} packet from the probing websocket")
+
+    def lend(self) -> bool:
+        """A websocket on another process probes this session: as a local probe (polls NOOP)."""
+        if not self.can_upgrade():
+            return False
+        self.state = State.UPGRADING
+        return True
 
     def abort_upgrade(self) -> None:
         """The probing websocket went away before UPGRADE: stay on polling."""

@@ -35,6 +35,11 @@ if os.environ.get("SIO_TEST_FORWARDED_REQUESTS"):
     SOCKETIO["FORWARDED_REQUESTS"] = int(os.environ["SIO_TEST_FORWARDED_REQUESTS"])
     SOCKETIO["NODE_CHANNEL_CAPACITY"] = 10 * SOCKETIO["FORWARDED_REQUESTS"]
 
+# How long a new polling session may move to the process its upgrade websocket reaches
+# (test_sticky_free.py: longer than the default 0.3 s, which a loaded machine may miss).
+if os.environ.get("SIO_TEST_TAKEOVER_WINDOW"):
+    SOCKETIO["TAKEOVER_WINDOW"] = float(os.environ["SIO_TEST_TAKEOVER_WINDOW"])
+
 # Connection state recovery (test_recovery.py): the window in seconds; the store is
 # "auto", that is the layer's Redis.
 if os.environ.get("SIO_TEST_RECOVERY"):

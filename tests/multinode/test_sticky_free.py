@@ -4,6 +4,8 @@ nginx (tests/balancer.py) sends each HTTP request to the next of three daphne
 processes, whichever client sent it, so nearly every GET and POST of a polling
 session lands on a process that does not hold it and is forwarded to its owner
 over the channel layer. Runs once per channels-redis layer class (`cluster`).
+A websocket upgrade moves a new session to the process it reaches (TAKEOVER_WINDOW,
+1 s here so that a loaded machine does not miss it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tests.processes import node_binary, start_server, terminate
 
 from .conftest import (
     JS_DIR,
+    LAYERS,
     NSP,
     ROOT,
     WAIT,
@@ -40,6 +43,15 @@ from .conftest import (
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module", params=list(LAYERS))
+def cluster(request: pytest.FixtureRequest, redis: Any) -> Iterator[Cluster]:
+    factory = ClusterFactory(redis)
+    try:
+        yield factory.start(3, request.param, {"SIO_TEST_TAKEOVER_WINDOW": "1"})
+    finally:
+        factory.close()
+
+
 @pytest.fixture(scope="module")
 def balancer(cluster: Cluster) -> Iterator[Balancer]:
     started = start_balancer([node.port for node in cluster.nodes])
@@ -50,13 +62,16 @@ def balancer(cluster: Cluster) -> Iterator[Balancer]:
 
 
 class PollingClient:
-    """python-socketio's AsyncClient on polling only, counting its connections."""
+    """python-socketio's AsyncClient (on polling only by default), counting its connections."""
 
-    def __init__(self, url: str, reconnection: bool = False) -> None:
+    def __init__(
+        self, url: str, reconnection: bool = False, transports: tuple[str, ...] = ("polling",)
+    ) -> None:
         self.sio = socketio.AsyncClient(
             reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=0.5
         )
         self.url = url
+        self.transports = list(transports)
         self.connects = 0
         self.disconnects = 0
         self.received: list[tuple[str, list[Any]]] = []
@@ -75,7 +90,7 @@ class PollingClient:
 
     async def connect(self) -> PollingClient:
         await self.sio.connect(
-            self.url, namespaces=[NSP], transports=["polling"], wait_timeout=WAIT
+            self.url, namespaces=[NSP], transports=self.transports, wait_timeout=WAIT
         )
         return self
 
@@ -182,14 +197,15 @@ async def test_the_official_client_on_polling_needs_no_sticky_sessions(
 async def test_the_official_client_with_upgrades(
     cluster: Cluster, balancer: Balancer, run_node: Any
 ) -> None:
-    """A websocket upgrade reaching another process is refused: the session stays on polling.
+    """Every session ends on websocket, though two upgrades in three reach another process.
 
-    Behind a round-robin balancer a third of the upgrades reach the owner and succeed.
+    That process takes the new session over before Socket.IO attaches to it; without
+    the takeover those upgrades were refused and the sessions stayed on polling.
     """
     config = {"url": balancer.url, "clients": 6, "messages": 30, "room": "upgrade"}
     (result,) = await run_node("sticky", json.dumps(config))
     assert result["errors"] == [], result
-    assert set(result["transports"]) <= {"polling", "websocket"}
+    assert result["transports"] == ["websocket"] * 6, result
     assert result["acks"] == [0, 1, 2, 3, 4, 5]
     cluster.assert_no_errors()
 
@@ -210,6 +226,23 @@ async def test_python_socketio_on_polling(cluster: Cluster, balancer: Balancer) 
     finally:
         await one.close()
         await two.close()
+    cluster.assert_no_errors()
+
+
+async def test_python_socketio_with_upgrades(cluster: Cluster, balancer: Balancer) -> None:
+    """python-engineio upgrades before Socket.IO's CONNECT: taken over all the same."""
+    clients = [PollingClient(balancer.url, transports=("polling", "websocket")) for _ in range(3)]
+    try:
+        for client in clients:
+            await client.connect()
+            assert client.sio.transport() == "websocket"
+            assert await client.call("join", ["pyws"]) == ["pyws"]
+        assert await clients[0].call("bcast", {"to": ["pyws"]}, "hi", b"\x07") is True
+        await until(lambda: all(c.received == [("b", ["hi", b"\x07"])] for c in clients), "it")
+        assert [c.connects for c in clients] == [1, 1, 1]
+    finally:
+        for client in clients:
+            await client.close()
     cluster.assert_no_errors()
 
 

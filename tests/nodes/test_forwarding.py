@@ -5,7 +5,8 @@ channel-layer adapter; a request sent to one node's consumer stands for a reques
 a round-robin balancer sent to that process. The reference (socket.io's
 cluster-engine test/in-memory.ts) is ported here: read and write across nodes,
 immediate and deferred, several writes in order, close from either side, pings,
-invalid ids, upgrades.
+invalid ids, upgrades. The nodes attach sessions at once (TAKEOVER_WINDOW 0) unless a
+test is about the takeover of a session by the process its upgrade websocket reached.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 
 import pytest
 from channels.layers import InMemoryChannelLayer
-from channels.testing import ApplicationCommunicator, HttpCommunicator
+from channels.testing import ApplicationCommunicator, HttpCommunicator, WebsocketCommunicator
 
 from django_socketio.adapter import ChannelLayerAdapter
 from django_socketio.conf import build_settings
@@ -34,7 +35,13 @@ class Node(Echo):
     def __init__(self, layer: InMemoryChannelLayer, **overrides) -> None:
         super().__init__()
         self.settings = build_settings(
-            {"PING_INTERVAL": 25, "PING_TIMEOUT": 20, "MAX_PAYLOAD": 1000, **overrides}
+            {
+                "PING_INTERVAL": 25,
+                "PING_TIMEOUT": 20,
+                "MAX_PAYLOAD": 1000,
+                "TAKEOVER_WINDOW": 0,
+                **overrides,
+            }
         )
         self.engine = Engine(self, self.settings.engine)
         self.namespaces: dict = {}
@@ -293,18 +300,140 @@ async def test_forwarded_requests_in_flight_are_bounded():
             await node.adapter.stop()
 
 
-async def test_a_websocket_upgrade_on_another_node_is_refused_and_polling_goes_on(nodes):
-    from channels.testing import WebsocketCommunicator
+def websocket(node: Node, sid: str) -> WebsocketCommunicator:
+    return WebsocketCommunicator(node.ws, f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
 
+
+async def closed(ws: WebsocketCommunicator) -> bool:
+    return (await ws.receive_output(timeout=5))["type"] == "websocket.close"
+
+
+async def test_a_late_websocket_upgrade_on_another_node_is_refused_and_polling_goes_on(nodes):
     a, b, _ = nodes
-    sid = await handshake(a)
-    ws = WebsocketCommunicator(b.ws, f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
-    connected, _ = await ws.connect()
-    assert not connected  # closed before the handshake: HTTP 403, a failed probe to clients
+    sid = await handshake(a)  # attached at once here: too late to move
+    ws = websocket(b, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await closed(ws)  # no 3probe: a failed probe to clients, which keep polling
     await a.engine.send(sid, "still here")
     assert (await poll(b, sid))["body"] == b"4still here"
     assert (await post(b, sid, "4more"))["body"] == b"ok"
+    assert a.disconnected == [] and b.connected == []
+
+
+async def test_an_unknown_owner_refuses_the_websocket_before_the_handshake(nodes):
+    _, b, _ = nodes
+    connected, _ = await websocket(b, "~~~~" + "x" * 16).connect()
+    assert not connected  # HTTP 403
+
+
+@pytest.fixture
+async def slow_nodes():
+    # A window no loaded machine misses; the reference's 300 ms is the default.
+    started = await start_nodes(TAKEOVER_WINDOW=5)
+    yield started
+    for node in started:
+        await node.adapter.stop()
+
+
+async def test_a_websocket_on_another_node_takes_the_new_session_over(slow_nodes):
+    """The reference's takeover: the session moves whole, with what the client sent.
+
+    The owner never tells its application of the session; the websocket's node does,
+    with the messages posted before the move (through a third node) first, in order,
+    once, then what comes on the websocket.
+    """
+    a, b, c = slow_nodes
+    sid = await handshake(a)
+    assert (await post(c, sid, f"4one{SEP}4two"))["body"] == b"ok"
+    pending = asyncio.ensure_future(poll(c, sid))
+    assert a.connected == [] and a.messages == []  # held for TAKEOVER_WINDOW
+    ws = websocket(b, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await ws.receive_from(timeout=5) == "3probe"
+    assert (await asyncio.wait_for(pending, 5))["body"] == b"6"  # the client stops polling
+    await ws.send_to(text_data="5")
+    await ws.send_to(text_data="4three")
+    for echo in ("4one", "4two", "4three"):
+        assert await ws.receive_from(timeout=5) == echo
+    assert b.connected == [sid] and [m for _, m in b.messages] == ["one", "two", "three"]
+    assert sid in b.engine.connections and sid not in a.engine.connections
+    assert a.connected == [] and a.messages == [] and a.disconnected == []
+    assert b.engine.connections[sid].session.transport == "websocket"
+    await ws.send_to(text_data="1")
+    await wait_for(lambda: b.disconnected == [(sid, "transport close")])
     assert a.disconnected == []
+
+
+async def test_a_probe_that_fails_leaves_the_session_with_its_owner(slow_nodes):
+    a, b, c = slow_nodes
+    sid = await handshake(a)
+    assert (await post(c, sid, "4kept"))["body"] == b"ok"
+    ws = websocket(b, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await ws.receive_from(timeout=5) == "3probe"
+    await ws.disconnect()  # before the client's UPGRADE
+    await wait_for(lambda: a.connected == [sid])  # attached at the owner at once
+    assert [m for _, m in a.messages] == ["kept"]
+    assert (await poll(c, sid))["body"] == b"4kept"
+    assert (await post(b, sid, "4more"))["body"] == b"ok"
+    assert (await poll(b, sid))["body"] == b"4more"
+    assert b.connected == [] and a.disconnected == []
+
+
+async def test_a_taker_that_goes_away_leaves_the_session_with_its_owner(slow_nodes):
+    a, b, c = slow_nodes
+    sid = await handshake(a)
+    ws = websocket(b, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await ws.receive_from(timeout=5) == "3probe"
+    await b.adapter.stop()  # its goodbye
+    await wait_for(lambda: a.connected == [sid])
+    assert (await post(c, sid, "4on"))["body"] == b"ok"
+    assert (await poll(c, sid))["body"] == b"4on"
+
+
+async def test_an_upgrade_on_the_owner_hands_the_session_to_its_application_at_once(slow_nodes):
+    a, b, _ = slow_nodes
+    sid = await handshake(a)
+    assert (await post(b, sid, "4early"))["body"] == b"ok"
+    ws = websocket(a, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await ws.receive_from(timeout=5) == "3probe"
+    await wait_for(lambda: a.messages == [(sid, "early")])  # not 5 s later
+    await ws.send_to(text_data="5")
+    assert await ws.receive_from(timeout=5) == "4early"
+    assert a.connected == [sid] and b.connected == []
+    await ws.disconnect()
+
+
+async def test_a_session_closed_within_the_window_is_never_seen(slow_nodes):
+    a, b, _ = slow_nodes
+    sid = await handshake(a)
+    assert (await post(b, sid, f"4lost{SEP}1"))["body"] == b"ok"
+    await wait_for(lambda: sid not in a.engine.connections)
+    assert a.connected == a.messages == a.disconnected == []
+
+
+async def test_a_second_node_cannot_claim_a_session_being_taken(slow_nodes):
+    a, b, c = slow_nodes
+    sid = await handshake(a)
+    first = websocket(b, sid)
+    assert (await first.connect())[0]
+    await first.send_to(text_data="2probe")
+    assert await first.receive_from(timeout=5) == "3probe"
+    second = websocket(c, sid)
+    assert (await second.connect())[0]
+    await second.send_to(text_data="2probe")
+    assert await closed(second)
+    await first.send_to(text_data="5")
+    await wait_for(lambda: b.connected == [sid])
+    assert c.connected == [] and a.connected == []
+    await first.disconnect()
 
 
 async def test_a_layer_expiry_shorter_than_a_poll_is_reported_at_start(caplog):
@@ -332,3 +461,34 @@ async def test_a_get_forwarded_to_an_owner_that_went_silent_fails_at_node_timeou
     got = await comm.get_response(timeout=10)  # the helpers' `poll` gives up after 1 s
     assert (got["status"], got["body"]) == (400, UNKNOWN)
     assert time.monotonic() - started < 5  # node_timeout is 1 s
+
+
+async def test_a_session_lent_to_a_silent_taker_comes_back_in_time(slow_nodes):
+    """Bounded: a taker that claimed and then said nothing (killed) does not keep it.
+
+    Here the bound given to `lend` (the owner uses UPGRADE_TIMEOUT + 2 x REQUEST_TIMEOUT);
+    a taker that stops beating is also missed after NODE_TIMEOUT (the goodbye test).
+    """
+    a, b, _ = slow_nodes
+    sid = await handshake(a)
+    assert (await post(b, sid, "4mine"))["body"] == b"ok"
+    assert a.engine.lend(sid, "a-process-that-died", 0.3)
+    assert (await poll(b, sid))["body"] == b"6"  # upgrading: the client stops polling
+    await wait_for(lambda: a.connected == [sid])
+    assert (await poll(b, sid))["body"] == b"4mine"
+    assert a.engine.give_away(sid, "a-process-that-died") is None  # too late
+
+
+async def test_more_than_one_post_s_worth_within_the_window_ends_it(slow_nodes):
+    """Bounded: what a session holds for a takeover is one POST's worth (MAX_PAYLOAD 1000).
+
+    Past it the session stays with its owner and the application gets it all, in order.
+    """
+    a, b, _ = slow_nodes
+    sid = await handshake(a)
+    began = time.monotonic()
+    for i in range(3):
+        assert (await post(b, sid, f"4{i}" + "x" * 400))["body"] == b"ok"
+    await wait_for(lambda: len(a.messages) == 3)
+    assert time.monotonic() - began < 4  # not at the end of the 5 s window
+    assert [m[:1] for _, m in a.messages] == ["0", "1", "2"] and a.connected == [sid]

@@ -21,9 +21,11 @@ from django_socketio.internode import (
     Broadcast,
     Bye,
     EioAbort,
+    EioHandover,
     EioPoll,
     EioPush,
     EioReply,
+    EioUpgrade,
     Heartbeat,
     MessageError,
     MessageType,
@@ -68,6 +70,11 @@ SAMPLES = [
     EioPush("n1", "r6", "AbC_" + "x" * 16, "sio-node.y!2", None),
     EioAbort("n1", "r4"),
     EioReply("n2", "r4", 400, b"application/json", b'{"code":1,"message":"Session ID unknown"}'),
+    EioUpgrade("n1", "r7", "AbC_" + "x" * 16, "sio-node.y!2", "claim"),
+    EioUpgrade("n1", "", "AbC_" + "x" * 16, "sio-node.y!2", "cancel"),
+    EioHandover("n2", "r7", True),
+    EioHandover("n2", "r8", True, ["0/chat,", b"\x00\xff", '2["e"]']),
+    EioHandover("n2", "r9", False),
 ]
 
 
@@ -174,6 +181,18 @@ def test_extra_payload_fields_from_a_newer_node_are_accepted():
         {"type": "sio.response", "node": "n", "req": "r", "data": {"other": 1}},
         {"type": "sio.heartbeat", "node": "n", "channel": "c", "tag": 5},
         {"type": "sio.eio_poll", "node": "n", "req": "r", "sid": "s"},
+        {"type": "sio.eio_upgrade", "node": "n", "req": "r", "sid": "s", "reply_to": "c"},
+        {
+            "type": "sio.eio_upgrade",
+            "node": "n",
+            "req": "r",
+            "sid": "s",
+            "reply_to": "c",
+            "step": "steal",
+        },
+        {"type": "sio.eio_handover", "node": "n", "req": "r", "ok": 1},
+        {"type": "sio.eio_handover", "node": "n", "req": "r", "ok": True, "messages": [1]},
+        {"type": "sio.eio_handover", "node": "n", "req": "r", "ok": True, "messages": "x"},
         {"type": "sio.eio_push", "node": "n", "req": "r", "sid": "s", "reply_to": "c", "body": "x"},
         {
             "type": "sio.eio_reply",
@@ -234,6 +253,9 @@ FIELDS = st.sampled_from(
         "body",
         "status",
         "content_type",
+        "step",
+        "ok",
+        "messages",
     ]
 )
 

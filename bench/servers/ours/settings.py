@@ -60,6 +60,10 @@ if os.environ.get("BENCH_RECOVERY") == "1":
     SOCKETIO["RECOVERY"] = {"MAX_DISCONNECTION_DURATION": 120}
     SILENCED_SYSTEM_CHECKS = ["django_socketio.W060"]
 
+if os.environ.get("BENCH_TAKEOVER_WINDOW"):
+    # bench/upgrade_share.py: the window a new polling session may move in (0: never).
+    SOCKETIO["TAKEOVER_WINDOW"] = float(os.environ["BENCH_TAKEOVER_WINDOW"])
+
 if os.environ.get("BENCH_MAX_BACKLOG_BYTES"):
     # bench/slow_consumer.py: a limit a stalled client reaches within the run.
     SOCKETIO["MAX_BACKLOG_BYTES"] = int(os.environ["BENCH_MAX_BACKLOG_BYTES"])
