@@ -12,6 +12,7 @@ with Django types (datetime, Decimal, UUID, a lazy string...) both as an emit an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import decimal
 import re
@@ -296,5 +297,8 @@ class Recovery(Namespace):
         await nsp.to("r1").emit("bin", b"\x00\x01")
         await nsp.to("r2").emit("not-for-it", 4)
         await nsp.to("r1").volatile.emit("volatile", "v")
-        await nsp.to("r1").timeout(0.1).emit_with_ack("with-ack", 6)
+        # A socket still in r1 (a half-open connection: cut between two polls, its server
+        # does not know yet) never answers: as Node's (which does not wait), no error.
+        with contextlib.suppress(AckTimeoutError):
+            await nsp.to("r1").timeout(0.1).emit_with_ack("with-ack", 6)
         return True
