@@ -65,6 +65,7 @@ READ_BLOCK_MS = 1000  # an idle reader wakes up this often (to trim, and to noti
 CATCH_UP_TIMEOUT = 5.0  # seconds a restore waits for this process's reader to reach the offset
 EVICT_TIMEOUT = 3.0  # seconds a restore waits for another process to close the session's socket
 LIVE_TTL_MS = 24 * 3600 * 1000  # a live socket's marker outlasts a killed process by at most this
+LIVE = b"1"  # a live socket's marker without a snapshot
 EVICT = "evict"  # the kind of a stream entry asking the process with a pid's socket to close it
 
 
@@ -230,9 +231,9 @@ class RedisRecoveryStore:
 
     # -- sessions ----------------------------------------------------------------------
 
-    async def persist(self, namespace: str, session: StoredSession) -> None:
-        """Keep `session` for the window; raises if its `data` cannot be serialised."""
-        blob = msgpack.packb(
+    def _pack(self, session: StoredSession, left_at: float | None) -> bytes:
+        """`session` as stored; raises if its `data` cannot be serialised."""
+        return msgpack.packb(
             {
                 "sid": session.sid,
                 "pid": session.pid,
@@ -240,10 +241,31 @@ class RedisRecoveryStore:
                 "data": session.data,
                 "position": session.position,
                 "last_sent": session.last_sent,
-                "left_at": self.clock(),
+                "left_at": left_at,
             },
             use_bin_type=True,
         )
+
+    @staticmethod
+    def _unpack(blob: bytes, pid: str) -> StoredSession | None:
+        try:
+            raw = msgpack.unpackb(blob, raw=False)
+            return StoredSession(
+                raw["sid"],
+                raw["pid"],
+                frozenset(raw["rooms"]),
+                raw["data"],
+                raw.get("position"),
+                raw.get("last_sent"),
+                raw.get("left_at"),
+            )
+        except (KeyError, ValueError, TypeError, msgpack.UnpackException):
+            logger.warning("dropped an unreadable stored session for pid %r", pid)
+            return None
+
+    async def persist(self, namespace: str, session: StoredSession) -> None:
+        """Keep `session` for the window; raises if its `data` cannot be serialised."""
+        blob = self._pack(session, self.clock())
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(
                 self._session_key(namespace, session.pid), blob, px=max(1, int(self.window * 1000))
@@ -253,9 +275,25 @@ class RedisRecoveryStore:
 
     # -- live sockets (half-open reconnections across processes, socket.io #4880) ------------
 
-    async def hold(self, namespace: str, pid: str) -> None:
-        """A socket with `pid` is live on some process (until `persist` or `release`)."""
-        await self.client.set(self._live_key(namespace, pid), b"1", px=LIVE_TTL_MS)
+    async def hold(self, namespace: str, pid: str, snapshot: StoredSession | None = None) -> None:
+        """A socket with `pid` is live on some process (until `persist` or `release`).
+
+        With its `snapshot` (its rooms and `data` now): what is restored if that process
+        is killed before it can persist the session (`take_live`). Without one (or if
+        its `data` cannot be serialised), only the mark.
+        """
+        blob = LIVE
+        if snapshot is not None:
+            try:
+                blob = self._pack(snapshot, None)
+            except (TypeError, ValueError, OverflowError):
+                logger.debug("the live snapshot of pid %r cannot be serialised", pid)
+        await self.client.set(self._live_key(namespace, pid), blob, px=LIVE_TTL_MS)
+
+    async def take_live(self, namespace: str, pid: str) -> StoredSession | None:
+        """The last snapshot of a live socket whose process did not close it, removed."""
+        blob = await self.client.getdel(self._live_key(namespace, pid))
+        return None if blob is None or blob == LIVE else self._unpack(blob, pid)
 
     async def release(self, namespace: str, pid: str) -> None:
         """The socket with `pid` left for good (nothing to recover)."""
@@ -280,22 +318,7 @@ class RedisRecoveryStore:
     async def take(self, namespace: str, pid: str) -> StoredSession | None:
         """The persisted session of `pid`, removed (single use); None if unknown or expired."""
         blob = await self.client.getdel(self._session_key(namespace, pid))
-        if blob is None:
-            return None
-        try:
-            raw = msgpack.unpackb(blob, raw=False)
-            return StoredSession(
-                raw["sid"],
-                raw["pid"],
-                frozenset(raw["rooms"]),
-                raw["data"],
-                raw.get("position"),
-                raw.get("last_sent"),
-                raw.get("left_at"),
-            )
-        except (KeyError, ValueError, TypeError, msgpack.UnpackException):
-            logger.warning("dropped an unreadable stored session for pid %r", pid)
-            return None
+        return None if blob is None else self._unpack(blob, pid)
 
     async def retains_after(self, position: str, left_at: float | None) -> bool:
         """Is every entry after `position` (the newest when a session left at
@@ -428,7 +451,9 @@ class StreamFeed:
         back before that process saw its connection die: a half-open connection),
         that process is asked through the stream to close it; it persists its
         session as it does for any lost connection, and that session is the one
-        taken. One socket per id, on every process.
+        taken. One socket per id, on every process. If nobody closes it within
+        EVICT_TIMEOUT, its process is gone (killed): the snapshot it kept of the
+        socket (rooms and `data` as of its last join or leave) is taken instead.
         """
         store = self.store
         session = await store.take(namespace, pid)
@@ -442,7 +467,8 @@ class StreamFeed:
             session = await store.take(namespace, pid)
             if session is not None or not await store.held(namespace, pid):
                 return session if session is not None else await store.take(namespace, pid)
-        return None
+        logger.info("pid %r: the process holding it did not close it; its snapshot", pid[:40])
+        return await store.take_live(namespace, pid)
 
     async def missed(
         self, namespace: str, session: StoredSession, offset: str | None

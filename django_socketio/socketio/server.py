@@ -272,6 +272,9 @@ class ServerNamespace:
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self.pids: dict[str, Socket] = {}  # recovery: private session id -> live socket
+        #: Shared store: sockets whose rooms changed since their live snapshot was written.
+        self._stale: dict[str, Socket] = {}
+        self._snapshot_writer: asyncio.Task[None] | None = None
         self.rooms = RoomIndex()
         self.middlewares: list[Middleware] = []
         self.outgoing: list[OutgoingMiddleware] = []  # see use_outgoing
@@ -674,6 +677,7 @@ class ServerNamespace:
         created = self.rooms.join(sid, rooms)
         if created:
             await self.server.adapter.rooms_created(self, created)
+        self._snapshot_later(sid)
 
     def _check_room_limit(self, sid: str, rooms: list[str], max_rooms: int) -> None:
         """Refuse, before joining any, rooms that would take `sid` past MAX_ROOMS_PER_SOCKET."""
@@ -704,6 +708,7 @@ class ServerNamespace:
         emptied = self.rooms.leave(sid, rooms)
         if emptied:
             await self.server.adapter.rooms_emptied(self, emptied)
+        self._snapshot_later(sid)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -738,6 +743,7 @@ class ServerNamespace:
         if client.sockets.get(self.name) is not socket:  # the connection closed meanwhile
             return False
         await socket.accept()
+        self._snapshot_later(socket.id)  # the rooms and data its connect handler gave it
         return True
 
     async def _recover(self, socket: Socket, auth: Any) -> list[str]:
@@ -786,13 +792,62 @@ class ServerNamespace:
 
     async def _hold(self, socket: Socket) -> None:
         """With a shared store: mark `socket`'s pid live, so a reconnection elsewhere
-        closes it first (`StreamFeed.take`)."""
+        closes it first (`StreamFeed.take`), with a snapshot of what it has now: what
+        that reconnection restores if this process is killed."""
         store = self.server.recovery_store
         if socket.pid is not None and getattr(store, "delivers", False):
             try:
-                await store.hold(self.name, socket.pid)
+                await store.hold(self.name, socket.pid, self._snapshot(socket))
             except Exception:
                 logger.exception("could not mark the session of %r live", socket)
+
+    def _snapshot(self, socket: Socket) -> StoredSession:
+        """What is kept of `socket` for its recovery: its rooms and data now, and where
+        the log stands (every matching event up to `position` was written to it)."""
+        server = self.server
+        feed = server.recovery_feed
+        return StoredSession(
+            socket.id,
+            socket.pid,  # type: ignore[arg-type]
+            frozenset(self.rooms.rooms_of(socket.id)),
+            socket.data,
+            feed.position if feed is not None else server.recovery_store.position,
+            socket.last_sent,
+        )
+
+    def _snapshot_later(self, sid: str) -> None:
+        """A connected socket's rooms changed: rewrite its live snapshot, in the background.
+
+        One writer per namespace, one write per socket however many changes came
+        meanwhile, each with the socket's state when it is written: the last write is
+        the latest state.
+        """
+        socket = self.sockets.get(sid)
+        if (
+            socket is None
+            or socket.pid is None
+            or not socket.connected
+            or not getattr(self.server.recovery_store, "delivers", False)
+        ):
+            return
+        self._stale[socket.pid] = socket
+        if self._snapshot_writer is None:
+            self._snapshot_writer = asyncio.ensure_future(self._write_snapshots())
+
+    async def _write_snapshots(self) -> None:
+        store = self.server.recovery_store
+        try:
+            while self._stale:
+                pid, socket = next(iter(self._stale.items()))
+                del self._stale[pid]
+                if self.pids.get(pid) is not socket or not socket.connected:
+                    continue  # gone: its session was persisted or released
+                try:
+                    await store.hold(self.name, pid, self._snapshot(socket))
+                except Exception:
+                    logger.exception("could not keep a snapshot of %r", socket)
+        finally:
+            self._snapshot_writer = None
 
     async def _release(self, socket: Socket) -> None:
         store = self.server.recovery_store
@@ -810,14 +865,7 @@ class ServerNamespace:
         if reason not in RECOVERABLE_REASONS:
             await self._release(socket)
             return
-        session = StoredSession(
-            socket.id,
-            socket.pid,
-            frozenset(self.rooms.rooms_of(socket.id)),
-            socket.data,
-            feed.position if (feed := self.server.recovery_feed) is not None else store.position,
-            socket.last_sent,
-        )
+        session = self._snapshot(socket)
         try:
             await store.persist(self.name, session)
         except Exception:

@@ -9,14 +9,18 @@ and from a Django view (``emit_sync``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import Cluster, ClusterFactory
+from tests.processes import node_binary
+
+from .conftest import JS_DIR, ROOT, Cluster, ClusterFactory
 
 #: What one `away` (tests/sioapp/sockets.py, the recovery namespace) sends the socket:
 #: namespace-wide, its room, its own id, binary; not the other room, the volatile emit
@@ -148,3 +152,56 @@ async def test_an_expired_session_gives_a_fresh_one_on_another_process(
     got = await scenario(run_node, bounded, "later", transports, waitMs=WINDOW * 1000 + 1000)
     assert got["recovered"] is False and got["sameId"] is False
     assert got["whoami"]["data"] == {}
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["after-an-event", "quiet"])
+async def test_a_killed_process_s_clients_recover_its_snapshot_elsewhere(
+    start_cluster: ClusterFactory, transports: list[str], quiet: bool
+) -> None:
+    """SIGKILL: nothing is persisted on the way out, but the live snapshot (rooms and data
+    as of the socket's last join) is: after EVICT_TIMEOUT (nobody closes the socket) the
+    client recovers on another process with its id, rooms, data and every event it
+    missed (from another process and from a view), once each; also a client that had
+    received nothing (no offset: the snapshot says where the stream stood)."""
+    # A database of its own: the module's cluster shares the Redis server.
+    own_db = urlsplit(start_cluster.redis.url)._replace(path="/1").geturl()
+    own = {"SIO_TEST_RECOVERY": "120", "REDIS_URL": own_db}
+    cluster = await start_cluster(3, "redis", own)
+    config = {"urls": cluster.urls, "scenario": "killed", "transports": transports}
+    config["quiet"] = quiet
+    process = await asyncio.create_subprocess_exec(
+        node_binary("socket.io-client"),
+        str(JS_DIR / "recovery.mjs"),
+        json.dumps(config),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        ready = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
+        assert ready["event"] == "ready", ready
+        cluster.nodes[0].kill()
+        # The others miss it (NODE_TIMEOUT) before `away`, whose emit with an ack would
+        # wait for the dead one's answer otherwise.
+        await cluster.wait_ready(cluster.nodes[1:])
+        process.stdin.write(b"killed\n")
+        await process.stdin.drain()
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+        except TimeoutError:
+            process.kill()
+            raise AssertionError((await process.stderr.read()).decode()) from None
+        got = json.loads(line) if line else {"error": (await process.stderr.read()).decode()}
+        assert got.get("event") == "result", got
+        sid = got["id"]
+        assert got["recovered"] is True and got["sameId"] is True, got
+        assert got["whoami"]["rooms"] == sorted([sid, "r1"])
+        assert got["whoami"]["data"] == {"name": "ada"}
+        assert [event[:-1] for event in got["events"]] == [*AWAY, ["view", 1]]
+        cluster.assert_no_errors(cluster.nodes[1:])
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

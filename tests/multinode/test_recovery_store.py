@@ -243,3 +243,26 @@ async def test_taking_a_session_still_live_on_another_process_closes_it_there_fi
     for feed in (feed_a, feed_b):
         await feed.stop()
     await other.close()
+
+
+async def test_a_live_socket_s_snapshot_is_what_a_killed_holder_leaves(store, monkeypatch):
+    """Nobody closes a live socket whose process was killed: after EVICT_TIMEOUT the
+    take gets its last snapshot instead (once), and a persisted session still wins."""
+    monkeypatch.setattr("django_socketio.recovery_redis.EVICT_TIMEOUT", 0.2)
+    feed = StreamFeed(store, lambda entry: asyncio.sleep(0))
+    await feed.start()
+    first = StoredSession("s", "p", frozenset({"s"}), {"n": 1}, "1-0", None)
+    later = dataclasses.replace(first, rooms=frozenset({"s", "r"}), data={"n": 2})
+    await store.hold("/", "p", first)
+    await store.hold("/", "p", later)  # the socket joined a room: its newer snapshot
+    assert await feed.take("/", "p") == later
+    assert not await store.held("/", "p") and await feed.take("/", "p") is None
+    # a mark without a snapshot (data that cannot be serialised): nothing to restore
+    await store.hold("/", "q", StoredSession("q", "q", frozenset(), {"x": object()}))
+    assert await store.held("/", "q") and await feed.take("/", "q") is None
+    # a socket that left normally: its persisted session, not its snapshot
+    await store.hold("/", "p", first)
+    await store.persist("/", later)
+    taken = await feed.take("/", "p")
+    assert taken is not None and taken.rooms == later.rooms
+    await feed.stop()

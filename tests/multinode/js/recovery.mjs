@@ -10,6 +10,7 @@
 // must not get) and a plain Django view emits with emit_sync; then it reconnects to the
 // next process. "forged": after the drop, a pid no process knows.
 // Prints one JSON line: {"event": "result", ...} or {"event": "error", "error"}.
+import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
@@ -167,6 +168,42 @@ const scenarios = {
     await once(socket, "connect");
     const whoami = (await ack(socket, "whoami"))[0];
     const result = { sameId: socket.id === id, recovered: socket.recovered, whoami };
+    socket.disconnect();
+    controls.forEach((c) => c.disconnect());
+    return result;
+  },
+  // The socket on n0 (data set, then r1 joined) got one event (none: `quiet`); prints
+  // {"event": "ready"}
+  // and waits for a line on stdin, sent once n0 was SIGKILLed; then n1 and a view on
+  // n1 emit what it misses, and it reconnects to n2.
+  async killed({ quiet = false }) {
+    const controls = await Promise.all(urls.slice(1).map((url) => open(url)));
+    const socket = await open(urls[0], { connectionStateRecovery: {} });
+    await ack(socket, "set", { name: "ada" });
+    await ack(socket, "join", "r1");
+    const events = [];
+    socket.onAny((event, ...args) => events.push([event, ...args.map(plain)]));
+    if (!quiet) {
+      await ack(controls[0], "hello");
+      await until(() => events.length === 1, "the first event");
+    }
+    const id = socket.id;
+    const closed = once(socket, "disconnect");
+    out({ event: "ready" });
+    await once(createInterface({ input: process.stdin }), "line");
+    const [reason] = await closed;
+    events.length = 0;
+    await ack(controls[0], "away", id);
+    await post(urls[1], { namespace: "/recovery", to: ["r1"], event: "view", args: [1] });
+    socket.io.uri = urls[2];
+    const began = Date.now();
+    socket.connect();
+    await once(socket, "connect");
+    const seconds = (Date.now() - began) / 1000;
+    const whoami = (await ack(socket, "whoami"))[0];
+    await sleep(300); // anything delivered twice would arrive now
+    const result = { reason, id, sameId: socket.id === id, recovered: socket.recovered, whoami };
+    Object.assign(result, { seconds, events: events.splice(0) });
     socket.disconnect();
     controls.forEach((c) => c.disconnect());
     return result;
