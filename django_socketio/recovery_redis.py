@@ -320,6 +320,18 @@ class RedisRecoveryStore:
         blob = await self.client.getdel(self._session_key(namespace, pid))
         return None if blob is None else self._unpack(blob, pid)
 
+    async def take_or_held(self, namespace: str, pid: str) -> tuple[StoredSession | None, bool]:
+        """`take`, and whether a socket with `pid` is live, read at one instant.
+
+        Two separate reads could fall on either side of a `persist` (which stores the
+        session and drops the live mark at once): no session yet, then no longer live.
+        """
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.getdel(self._session_key(namespace, pid))
+            pipe.exists(self._live_key(namespace, pid))
+            blob, live = await pipe.execute()
+        return (None if blob is None else self._unpack(blob, pid)), bool(live)
+
     async def retains_after(self, position: str, left_at: float | None) -> bool:
         """Is every entry after `position` (the newest when a session left at
         `left_at`) still in the stream?
@@ -456,17 +468,17 @@ class StreamFeed:
         socket (rooms and `data` as of its last join or leave) is taken instead.
         """
         store = self.store
-        session = await store.take(namespace, pid)
-        if session is not None or not await store.held(namespace, pid):
+        session, live = await store.take_or_held(namespace, pid)
+        if session is not None or not live:
             return session
         await store.request_eviction(namespace, pid, self.token)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + EVICT_TIMEOUT
         while loop.time() < deadline:
             await asyncio.sleep(0.02)
-            session = await store.take(namespace, pid)
-            if session is not None or not await store.held(namespace, pid):
-                return session if session is not None else await store.take(namespace, pid)
+            session, live = await store.take_or_held(namespace, pid)
+            if session is not None or not live:
+                return session
         logger.info("pid %r: the process holding it did not close it; its snapshot", pid[:40])
         return await store.take_live(namespace, pid)
 

@@ -59,6 +59,7 @@ from .socket import (
     OutgoingMiddleware,
     OutgoingPacket,
     Socket,
+    SocketState,
     ack_value,
     generate_id,
     maybe_await,
@@ -896,11 +897,21 @@ class ServerNamespace:
 
     async def remove(self, socket: Socket, reason: str) -> None:
         """The socket left (either side, or the connection closed): clean up, tell the handler."""
+        state = socket.state
+        if state is SocketState.DISCONNECTED:
+            # Removed already, or being removed by a call still awaiting: a second one
+            # must not release the pid while the first is persisting its session (a
+            # reconnection elsewhere would find neither the session nor the live mark).
+            return
+        restored = state is SocketState.RESTORED
         was_connected = socket.detach()
-        if was_connected and self.sockets.get(socket.id) is socket:
+        if (was_connected or restored) and self.sockets.get(socket.id) is socket:
+            # A restored session whose connection closed before its CONNECT went out (a
+            # process stopping meanwhile) was taken from the store: keep it again. Its
+            # client replays from the offset it sends next time.
             await self._persist(socket, reason)
         elif socket.pid is not None and self.pids.get(socket.pid) is socket:
-            await self._release(socket)  # closed while connecting: nothing to recover
+            await self._release(socket)  # a new session closed while connecting: no pid out
         if not await self._forget(socket):
             return
         if not was_connected:

@@ -266,3 +266,15 @@ async def test_a_live_socket_s_snapshot_is_what_a_killed_holder_leaves(store, mo
     taken = await feed.take("/", "p")
     assert taken is not None and taken.rooms == later.rooms
     await feed.stop()
+
+
+async def test_take_or_held_reads_the_session_and_the_live_mark_at_once(store):
+    """A persist (session stored, live mark dropped, atomically) is seen whole: never
+    "no session" and then "not live" across it, which gave a fresh session."""
+    session = StoredSession("s", "p", frozenset({"s"}), {})
+    await store.hold("/", "p", session)
+    assert await store.take_or_held("/", "p") == (None, True)
+    await store.persist("/", session)
+    taken, live = await store.take_or_held("/", "p")
+    assert taken is not None and taken.sid == "s" and live is False
+    assert await store.take_or_held("/", "p") == (None, False)

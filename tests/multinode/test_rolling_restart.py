@@ -88,10 +88,11 @@ def _wait_for(found: list[dict[str, Any]], event: str, timeout: float) -> dict[s
     raise AssertionError(f"no {event!r} from rolling.mjs within {timeout} s: {found}")
 
 
-# Under uvicorn (lifespan.shutdown runs the same stop, after uvicorn closed the websockets
-# itself) 0, 1 and 4 of about 470 reconnections got a fresh session in three runs: not yet
-# understood, so not asserted here (README, "Rolling restarts").
-@pytest.mark.parametrize("kind", ["daphne"])
+# Under uvicorn, which closes the websockets itself before lifespan.shutdown runs the same
+# stop, clients come back while their old process is still persisting: that exposed two
+# races that gave 1 to 9 fresh sessions of about 470 per run (fixed: `take_or_held`, and
+# `ServerNamespace.remove` run once).
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
 def test_a_rolling_restart_under_load_loses_and_repeats_nothing(
     redis: RedisServer, kind: str
 ) -> None:
@@ -140,7 +141,6 @@ def test_a_rolling_restart_under_load_loses_and_repeats_nothing(
         logs = cluster.logs(8000)
         errors = [n.name for n in cluster.nodes if _tracebacks(n.log_text(5_000_000))]
         factory.close()
-    # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
     # The figures, for `pytest -s`: ticks sent, recoveries, fresh sessions
     print(json.dumps({k: v for k, v in result.items() if k != "problems"}))
     assert result["event"] == "result", (result, _tail(log), logs)

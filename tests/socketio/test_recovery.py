@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from django.test import override_settings
 
@@ -31,10 +34,14 @@ async def rsio():
     rs.sockets = {}
     rs.middleware_runs = []
 
-    def middleware(socket, auth):
+    rs.hold_connect = None  # an asyncio.Event: a connect with auth "slow" waits for it
+
+    async def middleware(socket, auth):
         rs.middleware_runs.append(socket.recovered)
         if isinstance(auth, dict) and auth.get("refuse"):
             raise ConnectionRefused("refused")
+        if isinstance(auth, dict) and auth.get("slow"):
+            await rs.hold_connect.wait()
 
     @rs.register
     class Room(Namespace):
@@ -284,6 +291,39 @@ async def test_a_live_duplicate_is_closed_before_its_session_is_restored(rsio):
     with pytest.raises(Exception, match="io server disconnect"):
         while True:
             await client.receive_event()
+
+
+async def test_a_restored_session_lost_before_its_connect_went_out_is_kept_again(rsio):
+    """The reconnection took the session from the store, then its connection died while
+    the connect handlers ran (a process stopping meanwhile): the session is kept again,
+    and the next reconnection recovers it (it was lost: socket.io-client got a fresh one)."""
+    rsio.server.recovery = RecoveryConfig(skip_middlewares=False)
+    client = await rsio.connected(auth={"name": "ada"})
+    await client.emit_with_ack("join", "r1")
+    await rsio.server.of("/").emit("hello")
+    await first_event(client)
+    await client.drop()
+    await eventually(lambda: not rsio.sockets[client.sid].connected)
+    rsio.hold_connect = asyncio.Event()
+    second = client.reconnect()
+    second.auth = {"slow": True}
+    rsio.clients.append(second)
+    connecting = asyncio.ensure_future(second.connect(timeout=5))
+    await eventually(lambda: len(rsio.middleware_runs) == 2)  # restored, held in the middleware
+    await second.drop()
+    rsio.hold_connect.set()
+    with contextlib.suppress(Exception):
+        await connecting
+    await rsio.server.of("/").to("r1").emit("meanwhile")
+    third = client.reconnect()
+    rsio.clients.append(third)
+    assert await third.connect() == (True, None)
+    assert third.recovered and third.sid == client.sid
+    assert (await third.emit_with_ack("whoami"))[1:3] == [[client.sid, "r1"], {"name": "ada"}]
+    events = [(await third.receive_event()).event for _ in range(2)]
+    # the first socket's emit from on_disconnect (recoverable), then what came meanwhile
+    assert events == ["said-at-disconnect", "meanwhile"]
+    assert await third.receive_nothing()
 
 
 async def test_a_client_leaving_on_purpose_is_not_kept(rsio):
