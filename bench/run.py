@@ -231,9 +231,10 @@ def server_command(
     if kind in ("djsio", "ours"):
         env["DJANGO_SETTINGS_MODULE"] = f"{kind}.settings"
     if kind == "ours":
-        # This checkout's django_socketio, not the one the venv was installed from
-        # (a git worktree shares its venv with the main checkout).
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        # This checkout's django_socketio, not the one the venv was installed from (a git
+        # worktree shares its venv with the main checkout); a PYTHONPATH given first
+        # (bench/sticky-free's older revision) still wins.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))
     if runner == "daphne":
         # -v 0: no access log (daphne writes one to stdout at its default verbosity; uvicorn
         # runs with --no-access-log), warnings and errors still logged.

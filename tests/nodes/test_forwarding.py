@@ -304,6 +304,15 @@ def websocket(node: Node, sid: str) -> WebsocketCommunicator:
     return WebsocketCommunicator(node.ws, f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
 
 
+async def probed(node: Node, sid: str) -> WebsocketCommunicator:
+    """A websocket on `node` for `sid` whose probe was answered (the session is its to take)."""
+    ws = websocket(node, sid)
+    assert (await ws.connect())[0]
+    await ws.send_to(text_data="2probe")
+    assert await ws.receive_from(timeout=5) == "3probe"
+    return ws
+
+
 async def closed(ws: WebsocketCommunicator) -> bool:
     return (await ws.receive_output(timeout=5))["type"] == "websocket.close"
 
@@ -348,10 +357,7 @@ async def test_a_websocket_on_another_node_takes_the_new_session_over(slow_nodes
     assert (await post(c, sid, f"4one{SEP}4two"))["body"] == b"ok"
     pending = asyncio.ensure_future(poll(c, sid))
     assert a.connected == [] and a.messages == []  # held for TAKEOVER_WINDOW
-    ws = websocket(b, sid)
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data="2probe")
-    assert await ws.receive_from(timeout=5) == "3probe"
+    ws = await probed(b, sid)
     assert (await asyncio.wait_for(pending, 5))["body"] == b"6"  # the client stops polling
     await ws.send_to(text_data="5")
     await ws.send_to(text_data="4three")
@@ -370,10 +376,7 @@ async def test_a_probe_that_fails_leaves_the_session_with_its_owner(slow_nodes):
     a, b, c = slow_nodes
     sid = await handshake(a)
     assert (await post(c, sid, "4kept"))["body"] == b"ok"
-    ws = websocket(b, sid)
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data="2probe")
-    assert await ws.receive_from(timeout=5) == "3probe"
+    ws = await probed(b, sid)
     await ws.disconnect()  # before the client's UPGRADE
     await wait_for(lambda: a.connected == [sid])  # attached at the owner at once
     assert [m for _, m in a.messages] == ["kept"]
@@ -386,10 +389,7 @@ async def test_a_probe_that_fails_leaves_the_session_with_its_owner(slow_nodes):
 async def test_a_taker_that_goes_away_leaves_the_session_with_its_owner(slow_nodes):
     a, b, c = slow_nodes
     sid = await handshake(a)
-    ws = websocket(b, sid)
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data="2probe")
-    assert await ws.receive_from(timeout=5) == "3probe"
+    _taker = await probed(b, sid)  # kept open: the taker goes, not its websocket
     await b.adapter.stop()  # its goodbye
     await wait_for(lambda: a.connected == [sid])
     assert (await post(c, sid, "4on"))["body"] == b"ok"
@@ -400,10 +400,7 @@ async def test_an_upgrade_on_the_owner_hands_the_session_to_its_application_at_o
     a, b, _ = slow_nodes
     sid = await handshake(a)
     assert (await post(b, sid, "4early"))["body"] == b"ok"
-    ws = websocket(a, sid)
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data="2probe")
-    assert await ws.receive_from(timeout=5) == "3probe"
+    ws = await probed(a, sid)
     await wait_for(lambda: a.messages == [(sid, "early")])  # not 5 s later
     await ws.send_to(text_data="5")
     assert await ws.receive_from(timeout=5) == "4early"
@@ -422,10 +419,7 @@ async def test_a_session_closed_within_the_window_is_never_seen(slow_nodes):
 async def test_a_second_node_cannot_claim_a_session_being_taken(slow_nodes):
     a, b, c = slow_nodes
     sid = await handshake(a)
-    first = websocket(b, sid)
-    assert (await first.connect())[0]
-    await first.send_to(text_data="2probe")
-    assert await first.receive_from(timeout=5) == "3probe"
+    first = await probed(b, sid)
     second = websocket(c, sid)
     assert (await second.connect())[0]
     await second.send_to(text_data="2probe")
