@@ -274,7 +274,8 @@ class ServerNamespace:
         self.sockets: dict[str, Socket] = {}
         self.pids: dict[str, Socket] = {}  # recovery: private session id -> live socket
         #: Shared store: sockets whose rooms changed since their live snapshot was written.
-        self._stale: dict[str, Socket] = {}
+        #: pid -> (the socket, futures resolved once a snapshot taken after them is written)
+        self._stale: dict[str, tuple[Socket, list[asyncio.Future[None]]]] = {}
         self._snapshot_writer: asyncio.Task[None] | None = None
         self.rooms = RoomIndex()
         self.middlewares: list[Middleware] = []
@@ -678,7 +679,7 @@ class ServerNamespace:
         created = self.rooms.join(sid, rooms)
         if created:
             await self.server.adapter.rooms_created(self, created)
-        self._snapshot_later(sid)
+        await self._snapshot_written(sid)
 
     def _check_room_limit(self, sid: str, rooms: list[str], max_rooms: int) -> None:
         """Refuse, before joining any, rooms that would take `sid` past MAX_ROOMS_PER_SOCKET."""
@@ -709,7 +710,7 @@ class ServerNamespace:
         emptied = self.rooms.leave(sid, rooms)
         if emptied:
             await self.server.adapter.rooms_emptied(self, emptied)
-        self._snapshot_later(sid)
+        await self._snapshot_written(sid)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -816,12 +817,13 @@ class ServerNamespace:
             socket.last_sent,
         )
 
-    def _snapshot_later(self, sid: str) -> None:
+    def _snapshot_later(self, sid: str) -> asyncio.Future[None] | None:
         """A connected socket's rooms changed: rewrite its live snapshot, in the background.
 
         One writer per namespace, one write per socket however many changes came
         meanwhile, each with the socket's state when it is written: the last write is
-        the latest state.
+        the latest state. The future resolves once a snapshot taken after this call is
+        written (or failed); None if there is nothing to write.
         """
         socket = self.sockets.get(sid)
         if (
@@ -830,25 +832,48 @@ class ServerNamespace:
             or not socket.connected
             or not getattr(self.server.recovery_store, "delivers", False)
         ):
-            return
-        self._stale[socket.pid] = socket
+            return None
+        written = asyncio.get_running_loop().create_future()
+        entry = self._stale.get(socket.pid)
+        if entry is not None and entry[0] is socket:
+            entry[1].append(written)
+        else:
+            self._stale[socket.pid] = (socket, [written])
         if self._snapshot_writer is None:
             self._snapshot_writer = asyncio.ensure_future(self._write_snapshots())
+        return written
+
+    async def _snapshot_written(self, sid: str) -> None:
+        """`join` and `leave` return once the change is in the socket's snapshot: a room
+        joined is kept even if this process is killed the next moment."""
+        written = self._snapshot_later(sid)
+        if written is not None:
+            await written
 
     async def _write_snapshots(self) -> None:
         store = self.server.recovery_store
         try:
             while self._stale:
-                pid, socket = next(iter(self._stale.items()))
+                pid, (socket, waiting) = next(iter(self._stale.items()))
                 del self._stale[pid]
-                if self.pids.get(pid) is not socket or not socket.connected:
-                    continue  # gone: its session was persisted or released
                 try:
-                    await store.hold(self.name, pid, self._snapshot(socket))
+                    if self.pids.get(pid) is socket and socket.connected:
+                        await store.hold(self.name, pid, self._snapshot(socket))
+                    # else gone: its session was persisted or released
                 except Exception:
                     logger.exception("could not keep a snapshot of %r", socket)
+                finally:
+                    for written in waiting:
+                        if not written.done():
+                            written.set_result(None)
         finally:
             self._snapshot_writer = None
+            if self._stale:  # cancelled (the loop is closing): nobody waits for ever
+                for _, waiting in self._stale.values():
+                    for written in waiting:
+                        if not written.done():
+                            written.set_result(None)
+                self._stale.clear()
 
     async def _release(self, socket: Socket) -> None:
         store = self.server.recovery_store
