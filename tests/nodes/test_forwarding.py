@@ -486,3 +486,37 @@ async def test_more_than_one_post_s_worth_within_the_window_ends_it(slow_nodes):
     await wait_for(lambda: len(a.messages) == 3)
     assert time.monotonic() - began < 4  # not at the end of the 5 s window
     assert [m[:1] for _, m in a.messages] == ["0", "1", "2"] and a.connected == [sid]
+
+
+async def test_an_engine_io_v3_session_is_taken_over_too():
+    """Socket.IO 2.x clients (ALLOW_EIO3) move the same way: v3 payloads, v3 pings.
+
+    What they posted before the move is held in the v3 framing and replayed once, in
+    order; on the websocket the client pings and the new owner answers.
+    """
+    nodes = await start_nodes(TAKEOVER_WINDOW=5, ALLOW_EIO3=True)
+    try:
+        a, b, c = nodes
+        opened = (await request(a, "GET", "EIO=3&transport=polling&b64=1"))["body"].decode()
+        length, _, rest = opened.partition(":")
+        sid = json.loads(rest[1 : int(length)])["sid"]
+        v3 = f"EIO=3&transport=polling&b64=1&sid={sid}"
+        assert (await request(c, "POST", v3, body=b"4:4one4:4two"))["body"] == b"ok"
+        pending = asyncio.ensure_future(request(c, "GET", v3))
+        ws = WebsocketCommunicator(b.ws, f"/engine.io/?EIO=3&transport=websocket&sid={sid}")
+        assert (await ws.connect())[0]
+        await ws.send_to(text_data="2probe")
+        assert await ws.receive_from(timeout=5) == "3probe"
+        assert (await asyncio.wait_for(pending, 5))["body"] == b"1:6"
+        await ws.send_to(text_data="5")
+        await ws.send_to(text_data="4three")
+        for echo in ("4one", "4two", "4three"):
+            assert await ws.receive_from(timeout=5) == echo
+        assert b.connected == [sid] and [m for _, m in b.messages] == ["one", "two", "three"]
+        assert a.connected == [] and sid not in a.engine.connections
+        await ws.send_to(text_data="2")
+        assert await ws.receive_from(timeout=5) == "3"
+        await ws.disconnect()
+    finally:
+        for node in nodes:
+            await node.adapter.stop()
