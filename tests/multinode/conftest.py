@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
@@ -611,6 +612,51 @@ def run_node() -> Callable[..., Any]:
         return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
 
     return run
+
+
+class Conversation:
+    """A ``js/`` script the test talks to while it runs: lines in, JSON lines out."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin and process.stdout and process.stderr
+        self.process = process
+        self.stdin, self.stdout, self.stderr = process.stdin, process.stdout, process.stderr
+
+    async def say(self, line: str) -> None:
+        self.stdin.write(line.encode() + b"\n")
+        await self.stdin.drain()
+
+    async def hear(self, timeout: float) -> dict[str, Any]:
+        """The script's next JSON line; if it ends or says nothing in time, why."""
+        try:
+            line = await asyncio.wait_for(self.stdout.readline(), timeout)
+            ended = "it ended"
+        except TimeoutError:
+            self.process.kill()
+            line, ended = b"", f"nothing in {timeout} s"
+        if line:
+            return json.loads(line)
+        return {"error": ended, "stderr": (await self.stderr.read()).decode()[-4000:]}
+
+
+@contextlib.asynccontextmanager
+async def conversation(script: str, config: dict[str, Any]) -> AsyncIterator[Conversation]:
+    """Run ``js/script.mjs`` with `config`; killed on the way out if still running."""
+    process = await asyncio.create_subprocess_exec(
+        node_binary("socket.io-client"),
+        str(JS_DIR / f"{script}.mjs"),
+        json.dumps(config),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield Conversation(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
 
 
 # -- the operator's tools (Django admin, Admin UI, metrics) ------------------------------

@@ -9,7 +9,6 @@ and from a Django view (``emit_sync``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -18,9 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.processes import node_binary
-
-from .conftest import JS_DIR, ROOT, Cluster, ClusterFactory
+from .conftest import Cluster, ClusterFactory, conversation
 
 #: What one `away` (tests/sioapp/sockets.py, the recovery namespace) sends the socket:
 #: namespace-wide, its room, its own id, binary; not the other room, the volatile emit
@@ -169,31 +166,15 @@ async def test_a_killed_process_s_clients_recover_its_snapshot_elsewhere(
     cluster = await start_cluster(3, "redis", own)
     config = {"urls": cluster.urls, "scenario": "killed", "transports": transports}
     config["quiet"] = quiet
-    process = await asyncio.create_subprocess_exec(
-        node_binary("socket.io-client"),
-        str(JS_DIR / "recovery.mjs"),
-        json.dumps(config),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        ready = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
-        assert ready["event"] == "ready", ready
+    async with conversation("recovery", config) as script:
+        ready = await script.hear(60)
+        assert ready.get("event") == "ready", ready
         cluster.nodes[0].kill()
         # The others miss it (NODE_TIMEOUT) before `away`, whose emit with an ack would
         # wait for the dead one's answer otherwise.
         await cluster.wait_ready(cluster.nodes[1:])
-        process.stdin.write(b"killed\n")
-        await process.stdin.drain()
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), 60)
-        except TimeoutError:
-            process.kill()
-            raise AssertionError((await process.stderr.read()).decode()) from None
-        got = json.loads(line) if line else {"error": (await process.stderr.read()).decode()}
+        await script.say("killed")
+        got = await script.hear(60)
         assert got.get("event") == "result", got
         sid = got["id"]
         assert got["recovered"] is True and got["sameId"] is True, got
@@ -201,7 +182,3 @@ async def test_a_killed_process_s_clients_recover_its_snapshot_elsewhere(
         assert got["whoami"]["data"] == {"name": "ada"}
         assert [event[:-1] for event in got["events"]] == [*AWAY, ["view", 1]]
         cluster.assert_no_errors(cluster.nodes[1:])
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()

@@ -23,10 +23,9 @@ import pytest
 import socketio
 
 from tests.balancer import Balancer, start_balancer
-from tests.processes import node_binary, start_server, terminate
+from tests.processes import start_server, terminate
 
 from .conftest import (
-    JS_DIR,
     LAYERS,
     NSP,
     ROOT,
@@ -36,6 +35,7 @@ from .conftest import (
     _log_file,
     _tail,
     connected,
+    conversation,
     node_env,
     start_nodes,
 )
@@ -291,45 +291,31 @@ async def test_the_official_client_loses_a_killed_owner_fast_and_reconnects_once
     """
     cluster = await start_cluster(3, "redis")
     balancer = start_balancer([node.port for node in cluster.nodes])
-    process = await asyncio.create_subprocess_exec(
-        node_binary("socket.io-client"),
-        str(JS_DIR / "killed.mjs"),
-        json.dumps({"url": balancer.url, "clients": 6}),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
     try:
-        tags = {}
-        for node in cluster.nodes:
-            async with connected(node.url) as probe:
-                tags[(await probe.call("node_info"))["tag"]] = node
-        ready = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
-        assert ready["event"] == "ready", ready
-        owners = [tags[sid[:4]] for sid in ready["sids"]]
-        victim = owners[0]
-        victims = [i for i, owner in enumerate(owners) if owner is victim]
-        victim.kill()
-        process.stdin.write(json.dumps({"victims": victims}).encode() + b"\n")
-        await process.stdin.drain()
-        line = await asyncio.wait_for(process.stdout.readline(), 90)
-        result = json.loads(line) if line else {"error": (await process.stderr.read()).decode()}
-        assert "error" not in result, result
-        assert result["echo"] == [["again"]] * 6
-        for i, owner in enumerate(owners):
-            # A killed owner's client reconnects once. Others lose at most a request
-            # that was passing through the killed process (the balancer answers 502).
-            assert result["connects"][i] == 2 if owner is victim else result["connects"][i] <= 2
-        # Fast: the owner is missed after NODE_TIMEOUT (2 s); the client's own ping
-        # timeout would take 15 s. Bound with room for a loaded machine.
-        assert max(result["seconds"]) < 10, result
-        cluster.assert_no_errors([n for n in cluster.nodes if n is not victim])
+        async with conversation("killed", {"url": balancer.url, "clients": 6}) as script:
+            tags = {}
+            for node in cluster.nodes:
+                async with connected(node.url) as probe:
+                    tags[(await probe.call("node_info"))["tag"]] = node
+            ready = await script.hear(60)
+            assert ready.get("event") == "ready", ready
+            owners = [tags[sid[:4]] for sid in ready["sids"]]
+            victim = owners[0]
+            victims = [i for i, owner in enumerate(owners) if owner is victim]
+            victim.kill()
+            await script.say(json.dumps({"victims": victims}))
+            result = await script.hear(90)
+            assert "error" not in result, result
+            assert result["echo"] == [["again"]] * 6
+            for i, owner in enumerate(owners):
+                # A killed owner's client reconnects once. Others lose at most a request
+                # that was passing through the killed process (the balancer answers 502).
+                assert result["connects"][i] == 2 if owner is victim else result["connects"][i] <= 2
+            # Fast: the owner is missed after NODE_TIMEOUT (2 s); the client's own ping
+            # timeout would take 15 s. Bound with room for a loaded machine.
+            assert max(result["seconds"]) < 10, result
+            cluster.assert_no_errors([n for n in cluster.nodes if n is not victim])
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
         balancer.stop()
 
 
