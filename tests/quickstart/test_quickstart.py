@@ -222,6 +222,11 @@ async def test_two_processes_as_the_readme_says(
     settings.write_text(settings.read_text().replace("redis://127.0.0.1:6379/0", private))
     manage = [sys.executable, "manage.py"]
     with serve("daphne", site) as first, serve("daphne", site) as second:
+        # Daphne has no lifespan: Socket.IO starts with the first connection, and the
+        # command says so rather than leave a new user wondering where the servers are.
+        done = await asyncio.to_thread(run, [*manage, "socketio_status", "--wait", "1"], site)
+        assert done.stdout.startswith("0 server process(es) seen"), done.stdout
+        assert "under daphne with its first Socket.IO connection" in done.stdout
         clients = [await _lobby_client(first), await _lobby_client(second)]
         try:
             command = [*manage, "socketio_emit", "news", '"hello"', "--namespace", "/chat"]

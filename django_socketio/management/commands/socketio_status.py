@@ -19,6 +19,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 SETTLE = 0.3  # seconds without a new node before asking
+#: Daphne has no ASGI lifespan events, so its processes join the layer late.
+NONE_SEEN = (
+    "A server process joins the channel layer when Socket.IO starts there: under daphne "
+    "with its first Socket.IO connection, under uvicorn --lifespan on at start-up. The "
+    "servers and this command must use the same CHANNEL_LAYERS."
+)
 
 
 class Command(BaseCommand):
@@ -112,6 +118,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"{report['nodes_seen']} server process(es) seen, {len(processes)} answered.",
     ]
+    if not report["nodes_seen"]:
+        lines.append(NONE_SEEN)
     for p in processes:
         c = p["connections"]
         lines.append(
