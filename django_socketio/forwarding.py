@@ -76,9 +76,10 @@ class PollingForwarder:
 
     # -- the process a request reached -------------------------------------------------
 
-    def has_peers(self) -> bool:
+    def may_have_peers(self) -> bool:
         self.adapter.live_nodes()  # forget the silent ones first
-        return self.adapter.nodes.any_tagged()
+        # Just started, the answers to our hello may still be on their way.
+        return self.adapter.nodes.any_tagged() or self.adapter.learning_for() > 0
 
     async def owner(self, sid: str) -> str | None:
         if len(sid) < TAG_LENGTH:

@@ -334,11 +334,14 @@ class Engine:
         self._start: Callable[[], Awaitable[None]] | None = getattr(handler, "start", None)
 
     async def ready(self) -> None:
-        """Let the handler start before a sid this process does not hold is judged.
+        """Let the handler start before a sid this process does not hold is judged,
+        and before a session is opened.
 
         Under an ASGI server without lifespan (daphne) the handler (and with it the
         cross-process forwarding) starts at the first connection: a fresh process whose
-        first request is another process's poll would otherwise call it unknown.
+        first request is another process's poll would otherwise call it unknown, and
+        its first session would be attached before the process could know that another
+        process may take it over (`_may_move`).
         """
         start = self._start
         if start is not None:
@@ -412,6 +415,7 @@ class Engine:
         b64: bool = False,
     ) -> Connection:
         """A new session speaking Engine.IO `protocol` (4, or 3 for Socket.IO 2.x clients)."""
+        await self.ready()
         sid = generate_sid(self.node_tag)
         while sid in self.connections:  # 96 random bits: never, but cheap to be sure
             sid = generate_sid(self.node_tag)
@@ -448,7 +452,7 @@ class Engine:
             and self.config.takeover_window > 0
             and WEBSOCKET in self.config.transports
             and forwarder is not None
-            and forwarder.has_peers()
+            and forwarder.may_have_peers()
         )
 
     async def _attach(self, conn: Connection) -> None:

@@ -146,8 +146,9 @@ async def poll(engine: Engine, conn: Connection, lost: asyncio.Future[None]) -> 
 class Forwarder(Protocol):
     """Carries polling requests for sessions owned by other processes."""
 
-    def has_peers(self) -> bool:
-        """Other live processes (one may take a new session over, see `Engine.lend`)."""
+    def may_have_peers(self) -> bool:
+        """Other live processes, or some not heard yet (one may take a new session over,
+        see `Engine.lend`)."""
         ...
 
     async def owner(self, sid: str) -> str | None:

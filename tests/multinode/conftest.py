@@ -280,7 +280,14 @@ async def node_infos(urls: list[str]) -> list[Any]:
     return list(await asyncio.gather(*(info(url) for url in urls)))
 
 
-def start_nodes(count: int, env: dict[str, str], prefix: str, kind: str = "daphne") -> list[Node]:
+def start_nodes(
+    count: int, env: dict[str, str], prefix: str, kind: str = "daphne", warm: bool = True
+) -> list[Node]:
+    """`count` servers, each answering a handshake (so Socket.IO started there) if `warm`.
+
+    Cold, they are listening (connections wait in the backlog) but daphne, which has
+    no lifespan events, starts Socket.IO only with the first connection.
+    """
     nodes = []
     for i in range(count):
         log = _log_file(f"multinode-{prefix}-{i}-")
@@ -294,7 +301,7 @@ def start_nodes(count: int, env: dict[str, str], prefix: str, kind: str = "daphn
         )
         nodes.append(Node(f"node{i}", port, process, log))
     deadline = time.monotonic() + START_TIMEOUT
-    for node in nodes:
+    for node in nodes if warm else ():
         while not node.answers():
             if node.process.poll() is not None or time.monotonic() > deadline:
                 for n in nodes:

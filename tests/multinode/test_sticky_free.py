@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import socketio
@@ -208,6 +209,35 @@ async def test_the_official_client_with_upgrades(
     assert result["transports"] == ["websocket"] * 6, result
     assert result["acks"] == [0, 1, 2, 3, 4, 5]
     cluster.assert_no_errors()
+
+
+async def test_a_cluster_just_started_moves_its_first_sessions_too(
+    redis: Any, run_node: Any
+) -> None:
+    """Daphne has no lifespan: each process joins the others with its first connection.
+
+    A process's first session was attached at once, before it knew of any other
+    process, so its upgrade (reaching another process) was refused and the session
+    stayed on polling: after every deployment, the first session of each process.
+    Now opening a session starts the process's part first, and while its hello's
+    answers may still be coming, the session waits for a takeover as in a running
+    deployment. Three processes that never had a connection, the clients one by one.
+    """
+    own_db = urlsplit(redis.url)._replace(path="/3").geturl()  # no other cluster's nodes
+    env = {**node_env("redis", redis), "REDIS_URL": own_db, "SIO_TEST_TAKEOVER_WINDOW": "1"}
+    cluster = Cluster("redis", start_nodes(3, env, "cold", warm=False), env, redis)
+    balancer = start_balancer([node.port for node in cluster.nodes])
+    try:
+        config = {"url": balancer.url, "clients": 3, "messages": 10, "room": "cold"}
+        (result,) = await run_node("sticky", json.dumps(config))
+        assert result["errors"] == [], result
+        assert result["transports"] == ["websocket"] * 3, result
+        cluster.assert_no_errors()
+    finally:
+        balancer.stop()
+        cluster.stop()
+        for node in cluster.nodes:
+            node.log.close()
 
 
 async def test_python_socketio_on_polling(cluster: Cluster, balancer: Balancer) -> None:
