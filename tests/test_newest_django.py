@@ -17,8 +17,12 @@ from tests.conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWEST_PYTHON = ROOT / ".venv-newest" / "bin" / "python"
-SUITES = ["tests/quickstart", "tests/test_checks.py", "tests/test_misconfiguration.py"]
-SUITES += ["tests/socketio"]
+SUITES = [
+    "tests/quickstart",
+    "tests/test_checks.py",
+    "tests/test_misconfiguration.py",
+    "tests/socketio",
+]
 
 
 def test_the_quick_start_checks_and_server_under_the_newest_django() -> None:
